@@ -1,0 +1,39 @@
+-- app.patients: demographics for every role that cares for or bills a patient; the SpO2 scale
+-- (a clinical field) only for clinical roles, by column grant.
+alter table app.patients enable row level security;
+alter table app.patients force row level security;
+
+grant select (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date, created_at)
+    on app.patients to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_partner;
+grant select (spo2_scale, spo2_scale_set_by, spo2_scale_set_at)
+    on app.patients to wg_admin, wg_clinician, wg_nurse, wg_partner;
+grant insert (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date)
+    on app.patients to wg_admin, wg_clinician, wg_nurse;
+-- Only a clinician prescribes the SpO2 target (NEWS2 Scale 2).
+grant update (spo2_scale, spo2_scale_set_by, spo2_scale_set_at) on app.patients to wg_clinician;
+
+create policy patients_same_tenant on app.patients as restrictive to wg_tenant
+    using (tenant_id = (select app.current_tenant_id()))
+    with check (tenant_id = (select app.current_tenant_id()));
+create policy patients_admin_all on app.patients to wg_admin
+    using (true) with check (true);
+-- Staff see patients registered at, or ever admitted to, one of their facilities.
+create policy patients_facility_staff on app.patients to wg_clinician, wg_nurse, wg_billing
+    using (
+        facility_id = any ((select app.current_facility_ids())::uuid[])
+        or exists (
+            select 1 from app.admissions a
+            where a.tenant_id = patients.tenant_id
+              and a.patient_id = patients.id
+              and a.facility_id = any ((select app.current_facility_ids())::uuid[])))
+    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- Partners need the patients:read scope, and only see their token's facilities.
+create policy patients_partner_needs_scope on app.patients for select to wg_partner
+    using (
+        (select app.has_scope('patients:read'))
+        and (facility_id = any ((select app.current_facility_ids())::uuid[])
+             or exists (
+                select 1 from app.admissions a
+                where a.tenant_id = patients.tenant_id
+                  and a.patient_id = patients.id
+                  and a.facility_id = any ((select app.current_facility_ids())::uuid[]))));

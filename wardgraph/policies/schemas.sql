@@ -1,0 +1,10 @@
+-- Which roles may use which schema, and the default that functions are not PUBLIC.
+
+-- The tenant roles use app and platform; the login role may only reach the auth functions.
+grant usage on schema app to wg_tenant, wg_authenticator;
+grant usage on schema platform to wg_tenant, wg_authenticator;
+grant usage on schema auth to wg_api;
+
+-- Functions are not callable by PUBLIC unless a file below grants them.
+revoke execute on all functions in schema app, platform, auth from public;
+alter default privileges in schema app, platform, auth revoke execute on functions from public;
