@@ -1,0 +1,143 @@
+"""Configuration from WARDGRAPH_* environment variables (flags override the common ones)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in '90s', '15m', '8h', '7d' or a bare number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except ValueError as error:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 90s, 15m, 8h, 7d)") from error
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request limits; each has a default and a WARDGRAPH_* variable."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_cost: int = 5000
+    max_page_size: int = 100
+    max_body_bytes: int = 1_000_000
+    statement_timeout_ms: int = 5000
+    rate_limit_per_minute: int = 600
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str | None = None
+    admin_database_url: str | None = None
+    data_dir: Path = Path(".wardgraph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "wardgraph"
+    jwt_audience: str | None = None
+    login_token_ttl_seconds: int = 15 * 60
+    pool_min_size: int = 2
+    pool_max_size: int = 20
+    pool_timeout_seconds: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        limits = Limits(
+            max_depth=_int(env, "WARDGRAPH_MAX_DEPTH", Limits.max_depth),
+            max_aliases=_int(env, "WARDGRAPH_MAX_ALIASES", Limits.max_aliases),
+            max_tokens=_int(env, "WARDGRAPH_MAX_TOKENS", Limits.max_tokens),
+            max_cost=_int(env, "WARDGRAPH_MAX_COST", Limits.max_cost),
+            max_page_size=_int(env, "WARDGRAPH_MAX_PAGE_SIZE", Limits.max_page_size),
+            max_body_bytes=_int(env, "WARDGRAPH_MAX_BODY_BYTES", Limits.max_body_bytes),
+            statement_timeout_ms=_int(
+                env, "WARDGRAPH_STATEMENT_TIMEOUT_MS", Limits.statement_timeout_ms
+            ),
+            rate_limit_per_minute=_int(
+                env, "WARDGRAPH_RATE_LIMIT_PER_MINUTE", Limits.rate_limit_per_minute
+            ),
+        )
+        public_key = env.get("WARDGRAPH_JWT_PUBLIC_KEY") or None
+        if public_key and not public_key.lstrip().startswith("-----"):
+            public_key = Path(public_key).read_text(encoding="utf-8")
+        settings = cls(
+            env=env.get("WARDGRAPH_ENV", "development"),
+            database_url=env.get("WARDGRAPH_DATABASE_URL") or None,
+            admin_database_url=env.get("WARDGRAPH_ADMIN_DATABASE_URL") or None,
+            data_dir=Path(env.get("WARDGRAPH_DATA_DIR") or ".wardgraph"),
+            host=env.get("WARDGRAPH_HOST", "127.0.0.1"),
+            port=_int(env, "WARDGRAPH_PORT", 8000),
+            jwt_secret=env.get("WARDGRAPH_JWT_SECRET") or None,
+            jwt_public_key=public_key,
+            jwt_issuer=env.get("WARDGRAPH_JWT_ISSUER", "wardgraph"),
+            jwt_audience=env.get("WARDGRAPH_JWT_AUDIENCE") or None,
+            login_token_ttl_seconds=parse_duration(env.get("WARDGRAPH_LOGIN_TOKEN_TTL", "15m")),
+            pool_min_size=_int(env, "WARDGRAPH_POOL_MIN_SIZE", 2),
+            pool_max_size=_int(env, "WARDGRAPH_POOL_MAX_SIZE", 20),
+            limits=limits,
+        )
+        if settings.env not in ("development", "production"):
+            raise ConfigError("WARDGRAPH_ENV must be 'development' or 'production'")
+        return settings
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def require_secret(self) -> Settings:
+        """The settings with a JWT secret, or a ConfigError.
+
+        In development the secret is generated once and kept in the data directory, so tokens
+        printed by --demo survive a restart. In production it must be given, and be long enough.
+        """
+        if self.jwt_secret:
+            if self.production and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"WARDGRAPH_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
+                )
+            return self
+        if self.production:
+            raise ConfigError("WARDGRAPH_JWT_SECRET is required when WARDGRAPH_ENV=production")
+        path = self.data_dir / DEV_SECRET_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return replace(self, jwt_secret=path.read_text(encoding="utf-8").strip())

@@ -1,0 +1,140 @@
+"""The per-request context: who is asking, the request's clock, its transaction and loaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from wardgraph import errors
+from wardgraph.claims import Claims, Role
+from wardgraph.config import Settings
+from wardgraph.db.audit import AuditEvent, record_audit_events
+from wardgraph.db.session import SET_CLAIMS, Session, claim_values
+
+if TYPE_CHECKING:
+    from wardgraph.db.loaders import Loaders
+
+
+def request_clock() -> datetime:
+    """The one clock of a request (tests pin it with freezegun), timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class AppState:
+    """What lives as long as the server: settings and the login role's pool."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+
+
+@dataclass
+class RequestContext:
+    state: AppState
+    request_id: str = field(default_factory=new_request_id)
+    now: datetime = field(default_factory=request_clock)
+    claims: Claims | None = None
+    auth_failure: errors.AppError | None = None
+    request: Any = None
+    response: Any = None
+    audit: list[AuditEvent] = field(default_factory=list)
+    _connection: asyncpg.pool.PoolConnectionProxy | None = None
+    _transaction: Any = None
+    _session: Session | None = None
+    _loaders: Loaders | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    # -- who is asking -------------------------------------------------------------------------
+
+    def require(self, *roles: Role, scope: str | None = None) -> Claims:
+        """The claims, if the caller is authenticated and its role (or scope) may do this.
+
+        FORBIDDEN speaks of the operation as a whole and never of a row.
+        """
+        if self.claims is None:
+            raise self.auth_failure or errors.unauthenticated()
+        if self.claims.role not in roles:
+            raise errors.forbidden()
+        if self.claims.is_partner and scope is not None and scope not in self.claims.scopes:
+            raise errors.forbidden(f"This token lacks the {scope} scope")
+        return self.claims
+
+    def authenticated(self) -> Claims:
+        return self.require(*Role)
+
+    # -- the transaction -----------------------------------------------------------------------
+
+    async def db(self) -> Session:
+        """The request's transaction, opened on first use with the role and claims set."""
+        if self._session is None:
+            claims = self.authenticated()
+            pool = self.state.pool
+            try:
+                connection = await pool.acquire(timeout=self.settings.pool_timeout_seconds)
+            except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as error:
+                raise errors.AppError(
+                    errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly"
+                ) from error
+            self._connection = connection
+            self._transaction = connection.transaction()
+            await self._transaction.start()
+            await connection.execute(
+                SET_CLAIMS,
+                *claim_values(claims, self.request_id, self.settings.limits.statement_timeout_ms),
+            )
+            self._session = Session(connection)
+        return self._session
+
+    @property
+    def statements(self) -> int:
+        return self._session.statements if self._session else 0
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from wardgraph.db.loaders import Loaders
+
+            self._loaders = Loaders(self)
+        return self._loaders
+
+    def audit_read(self, object_type: str, object_id: uuid.UUID,
+                   patient_id: uuid.UUID | None = None) -> None:
+        self.audit.append(AuditEvent("READ", object_type, object_id, patient_id))
+
+    def audit_write(self, operation: str, object_type: str, object_id: uuid.UUID,
+                    patient_id: uuid.UUID | None = None) -> None:
+        self.audit.append(AuditEvent(operation, object_type, object_id, patient_id))
+
+    async def finish(self, commit: bool) -> None:
+        """Write the audit events and commit, or roll everything back; release the connection."""
+        if self._connection is None:
+            return
+        try:
+            if commit:
+                if self.audit and self._session is not None:
+                    await record_audit_events(self._session, self.audit, self.now)
+                await self._transaction.commit()
+            else:
+                await self._transaction.rollback()
+        except BaseException:
+            if not self._connection.is_closed():
+                try:
+                    await self._transaction.rollback()
+                except asyncpg.InterfaceError:
+                    pass
+            raise
+        finally:
+            await self.state.pool.release(self._connection)
+            self._connection = None
+            self._session = None

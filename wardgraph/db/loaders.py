@@ -1,0 +1,82 @@
+"""Per-request DataLoaders: a list of N objects costs one statement per relation, not N.
+
+Created per request (in the request context), never shared: a loader's cache holds rows one
+tenant may see, and must not outlive the request that read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from wardgraph.db import organisation, patients
+from wardgraph.db.errors import to_app_error
+
+if TYPE_CHECKING:
+    from wardgraph.context import RequestContext
+    from wardgraph.db.session import Session
+
+Fetch = Callable[["Session", UUID, list[Any]], Awaitable[list[asyncpg.Record]]]
+
+
+def index_rows(rows: Sequence[asyncpg.Record], keys: Sequence[Hashable],
+               column: str = "id") -> list[asyncpg.Record | None]:
+    found = {row[column]: row for row in rows}
+    return [found.get(key) for key in keys]
+
+
+def group_rows(rows: Sequence[asyncpg.Record], keys: Sequence[Hashable],
+               column: str) -> list[list[asyncpg.Record]]:
+    groups: dict[Hashable, list[asyncpg.Record]] = {key: [] for key in keys}
+    for row in rows:
+        groups.setdefault(row[column], []).append(row)
+    return [groups[key] for key in keys]
+
+
+class Loaders:
+    def __init__(self, context: RequestContext) -> None:
+        self._context = context
+        self.facility = self.one(organisation.fetch_facilities_by_id)
+        self.ward = self.one(organisation.fetch_wards_by_id)
+        self.bed = self.one(organisation.fetch_beds_by_id)
+        self.user = self.one(organisation.fetch_users_by_id)
+        self.patient = self.one(patients.fetch_patients_by_id)
+        # Clinical columns: a role without the column grant is refused by the database, inside a
+        # savepoint so the refusal does not abort the rest of the request.
+        self.spo2_scale = self.one(patients.fetch_spo2_scales, guarded=True)
+        self.wards_by_facility = self.many(organisation.fetch_wards_by_facility, "facility_id")
+        self.beds_by_ward = self.many(organisation.fetch_beds_by_ward, "ward_id")
+        self.user_facilities = self.many(organisation.fetch_user_facility_ids, "user_id")
+
+    async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
+                   ) -> list[asyncpg.Record]:
+        session = await self._context.db()
+        tenant_id = self._context.authenticated().tenant_id
+        if not guarded:
+            return await fetch(session, tenant_id, keys)
+        try:
+            async with session.savepoint():
+                return await fetch(session, tenant_id, keys)
+        except asyncpg.PostgresError as error:
+            raise to_app_error(error) or error from None
+
+    def one(self, fetch: Fetch, column: str = "id", guarded: bool = False
+            ) -> DataLoader[Any, asyncpg.Record | None]:
+        """A loader of one row per key (None where the row is missing or not visible)."""
+
+        async def load(keys: list[Any]) -> list[asyncpg.Record | None]:
+            return index_rows(await self._run(fetch, keys, guarded), keys, column)
+
+        return DataLoader(load_fn=load)
+
+    def many(self, fetch: Fetch, column: str) -> DataLoader[Any, list[asyncpg.Record]]:
+        """A loader of the rows whose `column` equals each key."""
+
+        async def load(keys: list[Any]) -> list[list[asyncpg.Record]]:
+            return group_rows(await self._run(fetch, keys), keys, column)
+
+        return DataLoader(load_fn=load)

@@ -1,0 +1,110 @@
+"""One request, one transaction: set the role and claims, then run the resolvers' statements.
+
+Claims are set with set_config(..., true) in a single statement, so they are transaction-local
+(SET LOCAL ROLE cannot take a bind parameter; set_config('role', ...) does the same). When the
+transaction ends they are gone, so a pooled connection never carries one request's identity into
+the next, PgBouncer in transaction mode included. Keep "set the claims" in this one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from wardgraph.claims import Claims, pg_array
+
+SET_CLAIMS = """
+select set_config('role', $1, true),
+       set_config('wg.role', $2, true),
+       set_config('wg.tenant_id', $3, true),
+       set_config('wg.user_id', $4, true),
+       set_config('wg.partner_token_id', $5, true),
+       set_config('wg.facility_ids', $6, true),
+       set_config('wg.scopes', $7, true),
+       set_config('wg.request_id', $8, true),
+       set_config('statement_timeout', $9, true)
+"""
+
+
+def claim_values(claims: Claims, request_id: str, statement_timeout_ms: int) -> tuple[str, ...]:
+    return (
+        claims.role.db_role,
+        claims.role.value,
+        str(claims.tenant_id),
+        str(claims.user_id or ""),
+        str(claims.partner_token_id or ""),
+        pg_array(claims.facility_ids),
+        pg_array(claims.scopes),
+        request_id,
+        str(statement_timeout_ms),
+    )
+
+
+class Session:
+    """The request's connection. Resolvers run concurrently; statements on one connection
+    cannot, so each statement takes the lock. Counts statements (for tests and benchmarks)."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.statements = 0
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._lock:
+            self.statements += 1
+            result: list[asyncpg.Record] = await self.connection.fetch(sql, *args)
+            return result
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self._lock:
+            self.statements += 1
+            result: asyncpg.Record | None = await self.connection.fetchrow(sql, *args)
+            return result
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._lock:
+            self.statements += 1
+            return await self.connection.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self._lock:
+            self.statements += 1
+            result: str = await self.connection.execute(sql, *args)
+            return result
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: an error inside undoes only what was inside."""
+        async with self._lock:
+            transaction = self.connection.transaction()
+            await transaction.start()
+        try:
+            yield
+        except BaseException:
+            async with self._lock:
+                await transaction.rollback()
+            raise
+        else:
+            async with self._lock:
+                await transaction.commit()
+
+
+@asynccontextmanager
+async def claimed_transaction(
+    pool: asyncpg.Pool,
+    claims: Claims,
+    request_id: str,
+    statement_timeout_ms: int,
+    acquire_timeout: float,
+) -> AsyncIterator[Session]:
+    """A transaction on one pooled connection, as the claims' role with the claims set."""
+    async with pool.acquire(timeout=acquire_timeout) as connection:
+        async with connection.transaction():
+            await connection.execute(
+                SET_CLAIMS, *claim_values(claims, request_id, statement_timeout_ms)
+            )
+            yield Session(connection)

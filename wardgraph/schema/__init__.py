@@ -1,0 +1,30 @@
+"""The GraphQL schema: types, inputs, enums and the Schema object (no SQL here)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from wardgraph.schema.root import Mutation, Query
+
+TYPES: list[type] = []
+
+
+@cache
+def build_schema(*extensions: type[SchemaExtension]) -> strawberry.Schema:
+    from wardgraph.schema import organisation, patients
+
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[organisation.Tenant, organisation.User, patients.Patient, *TYPES],
+        extensions=list(extensions),
+        config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
+    )
+
+
+def sdl() -> str:
+    """The printed schema, committed as schema.graphql."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,110 @@
+"""Tenants, facilities, wards, beds and users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import strawberry
+
+from wardgraph.context import RequestContext
+from wardgraph.resolvers import organisation as resolve
+from wardgraph.schema import ids
+from wardgraph.schema.enums import Role
+from wardgraph.schema.money import Money
+from wardgraph.schema.relay import Node
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="A hospital organisation: the unit of isolation.")
+class Tenant(Node):
+    slug: str = strawberry.field(description="Short name used at login.")
+    name: str = strawberry.field(description="Display name.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Tenant:
+        return cls(id=strawberry.ID(ids.encode("Tenant", row["tenant_id"])), slug=row["slug"],
+                   name=row["name"])
+
+
+@strawberry.type(description="A hospital site with its own local time zone.")
+class Facility(Node):
+    db_id: strawberry.Private[UUID]
+    code: str = strawberry.field(description="Short upper-case code, unique in the tenant; "
+                                 "prefixes admission numbers.")
+    name: str = strawberry.field(description="Display name.")
+    timezone: str = strawberry.field(description="IANA time zone: every local date of this "
+                                     "facility (bed-days, reports, numbers) rolls over at its "
+                                     "local midnight.")
+    currency: str = strawberry.field(description="ISO 4217 currency of its charges.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Facility:
+        return cls(id=strawberry.ID(ids.encode("Facility", row["id"])), db_id=row["id"],
+                   code=row["code"], name=row["name"], timezone=row["timezone"],
+                   currency=row["currency"], created_at=row["created_at"])
+
+    @strawberry.field(description="The facility's wards, by name.")
+    async def wards(self, info: Info) -> list[Ward]:
+        return await resolve.facility_wards(info.context, self.db_id)
+
+
+@strawberry.type(description="A ward of a facility, with its daily bed rate.")
+class Ward(Node):
+    db_id: strawberry.Private[UUID]
+    facility_id: strawberry.Private[UUID]
+    name: str = strawberry.field(description="Display name, unique in the facility.")
+    daily_rate: Money = strawberry.field(description="Charged per bed-day, in the facility's "
+                                         "currency.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record, currency: str) -> Ward:
+        return cls(id=strawberry.ID(ids.encode("Ward", row["id"])), db_id=row["id"],
+                   facility_id=row["facility_id"], name=row["name"],
+                   daily_rate=Money.of(row["daily_rate"], currency))
+
+    @strawberry.field(description="The facility the ward belongs to.")
+    async def facility(self, info: Info) -> Facility:
+        return await resolve.facility_of(info.context, self.facility_id)
+
+    @strawberry.field(description="The ward's beds, by label, with their occupancy.")
+    async def beds(self, info: Info) -> list[Bed]:
+        return await resolve.ward_beds(info.context, self.db_id)
+
+
+@strawberry.type(description="A bed of a ward.")
+class Bed(Node):
+    db_id: strawberry.Private[UUID]
+    ward_id: strawberry.Private[UUID]
+    facility_id: strawberry.Private[UUID]
+    label: str = strawberry.field(description="Label, unique in the ward.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Bed:
+        return cls(id=strawberry.ID(ids.encode("Bed", row["id"])), db_id=row["id"],
+                   ward_id=row["ward_id"], facility_id=row["facility_id"], label=row["label"])
+
+    @strawberry.field(description="The ward the bed belongs to.")
+    async def ward(self, info: Info) -> Ward:
+        return await resolve.ward_of(info.context, self.ward_id)
+
+
+@strawberry.type(description="A member of staff.")
+class User(Node):
+    db_id: strawberry.Private[UUID]
+    email: str = strawberry.field(description="Login e-mail, unique in the tenant.")
+    display_name: str = strawberry.field(description="Name shown to colleagues.")
+    role: Role = strawberry.field(description="What the user may do.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> User:
+        return cls(id=strawberry.ID(ids.encode("User", row["id"])), db_id=row["id"],
+                   email=row["email"], display_name=row["display_name"], role=Role(row["role"]))
+
+    @strawberry.field(description="The facilities the user works in (every facility for ADMIN "
+                      "and AUDITOR).")
+    async def facilities(self, info: Info) -> list[Facility]:
+        return await resolve.user_facilities(info.context, self.db_id)

@@ -1,0 +1,41 @@
+"""Who is asking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from wardgraph.context import RequestContext
+from wardgraph.resolvers import viewer as resolve
+from wardgraph.schema.enums import Role, ViewerKind
+from wardgraph.schema.organisation import Facility, Tenant, User
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="The caller: a user or a partner token, and what it may reach.")
+class Viewer:
+    kind: ViewerKind = strawberry.field(description="A person (USER) or an integration (PARTNER).")
+    role: Role = strawberry.field(description="The role the database enforces for this caller.")
+    scopes: list[str] = strawberry.field(description="A partner token's scopes (empty for users).")
+    name: str | None = strawberry.field(description="A partner token's name.")
+    expires_at: datetime | None = strawberry.field(description="When the credential expires.")
+
+    @strawberry.field(description="The caller's tenant.")
+    async def tenant(self, info: Info) -> Tenant:
+        return await resolve.viewer_tenant(info.context)
+
+    @strawberry.field(description="The signed-in user (null for a partner).")
+    async def user(self, info: Info) -> User | None:
+        return await resolve.viewer_user(info.context)
+
+    @strawberry.field(description="The facilities the caller may see.")
+    async def facilities(self, info: Info) -> list[Facility]:
+        return await resolve.viewer_facilities(info.context)
+
+
+@strawberry.type(description="A short-lived bearer token for a signed-in user.")
+class LoginPayload:
+    token: str = strawberry.field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: datetime = strawberry.field(description="When the token stops working.")
