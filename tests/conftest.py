@@ -1,0 +1,59 @@
+"""Fixtures: one real PostgreSQL and one live server per test session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.factories import TenantKit, make_tenant
+from tests.harness import (
+    Api,
+    DatabaseUnderTest,
+    LiveServer,
+    open_database_under_test,
+    settings_for_tests,
+)
+
+
+@pytest.fixture(scope="session")
+async def database() -> AsyncIterator[DatabaseUnderTest]:
+    db = await open_database_under_test()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+async def live_server(database: DatabaseUnderTest) -> AsyncIterator[LiveServer]:
+    server = LiveServer(settings_for_tests(), database.api_url)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def api(live_server: LiveServer) -> AsyncIterator[Api]:
+    client = Api(live_server.url)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def tenant(api: Api, database: DatabaseUnderTest) -> TenantKit:
+    """A fresh tenant with one facility (DHK, Asia/Dhaka)."""
+    kit = await make_tenant(api, database.admin_url)
+    await kit.facility("DHK", "Asia/Dhaka")
+    return kit
+
+
+@pytest.fixture
+async def other_tenant(api: Api, database: DatabaseUnderTest) -> TenantKit:
+    kit = await make_tenant(api, database.admin_url)
+    await kit.facility("DHK", "Asia/Dhaka")
+    return kit
