@@ -12,9 +12,9 @@ from uuid import UUID
 import asyncpg
 
 from tests.harness import Api, settings_for_tests
-from wardgraph.auth import issue_user_token
+from wardgraph.auth import issue_user_token, new_partner_token
 from wardgraph.claims import Claims, Role
-from wardgraph.db import organisation
+from wardgraph.db import organisation, partner_tokens
 from wardgraph.db.operator import as_tenant_admin, insert_tenant
 from wardgraph.schema import ids
 
@@ -31,6 +31,7 @@ def token_for(tenant_id: UUID, role: Role, user_id: UUID,
 @dataclass
 class TenantKit:
     api: Api
+    admin_url: str
     slug: str
     tenant_id: UUID
     admin_token: str
@@ -73,6 +74,24 @@ class TenantKit:
         return token_for(self.tenant_id, role, user_id,
                          tuple(ids.decode(f, "Facility") for f in facility_ids))
 
+    async def partner(self, scopes: list[str], facility_ids: list[str] | None = None,
+                      expires_at: datetime | None = None) -> str:
+        """A partner token with these scopes and facilities (all of the tenant's by default);
+        issued as the tenant's admin through the same statements as createPartnerToken."""
+        facility_ids = facility_ids if facility_ids is not None else list(
+            self.facilities.values())
+        token, token_hash = new_partner_token()
+        connection = await asyncpg.connect(self.admin_url)
+        try:
+            async with as_tenant_admin(connection, self.tenant_id) as session:
+                await partner_tokens.insert_partner_token(
+                    session, self.tenant_id, f"partner {secrets.token_hex(3)}", token_hash,
+                    scopes, [ids.decode(f, "Facility") for f in facility_ids],
+                    expires_at or datetime.now(UTC) + TOKEN_TTL, None)
+        finally:
+            await connection.close()
+        return token
+
     async def patient(self, facility_id: str, mrn: str | None = None,
                       given: str = "Ada", family: str = "Lovelace") -> str:
         data = await self.api.data(
@@ -98,7 +117,8 @@ async def make_tenant(api: Api, admin_url: str, slug: str | None = None) -> Tena
     finally:
         await connection.close()
     token = token_for(tenant["tenant_id"], Role.ADMIN, admin["id"])
-    return TenantKit(api=api, slug=slug, tenant_id=tenant["tenant_id"], admin_token=token)
+    return TenantKit(api=api, admin_url=admin_url, slug=slug, tenant_id=tenant["tenant_id"],
+                     admin_token=token)
 
 
 async def admin_fetch(admin_url: str, sql: str, *args: Any) -> list[asyncpg.Record]:

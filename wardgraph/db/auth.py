@@ -14,7 +14,7 @@ from auth.login_lookup($1, $2)
 PARTNER_TOKEN_CLAIMS = """
 select tenant_id, token_id, name, scopes, facility_ids, expires_at
 from auth.partner_token_claims($1, $2)
-"""  # noqa: S105 - SQL, not a secret
+"""
 
 
 async def fetch_login(pool: asyncpg.Pool, tenant_slug: str, email: str) -> asyncpg.Record | None:
