@@ -8,16 +8,22 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
+from alembic.util import CommandError
 
 from wardgraph import auth
 from wardgraph.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
 from wardgraph.db import organisation
 from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
+from wardgraph.db.persisted_queries import upsert_allow_listed
 from wardgraph.db.target import DatabaseTarget, open_target
 from wardgraph.migrations import runner
+from wardgraph.persisted_queries import Operation, operations_of
+from wardgraph.policy_tools import command as policy_command
+from wardgraph.policy_tools.connection import AuditError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -40,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from wardgraph.app import create_app
     from wardgraph.demo import describe, seed_demo
+    from wardgraph.log_config import configure_logging
 
     settings = _settings(args).require_secret()
     target = open_target(settings)
@@ -54,9 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
         # default handler that would end the process before the embedded server is stopped.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        # One JSON object per line (wardgraph.log_config); uvicorn keeps its hands off logging.
+        configure_logging(settings.log_level)
         uvicorn.run(
             create_app(settings, target.api_url),
-            host=settings.host, port=settings.port, log_level="warning",
+            host=settings.host, port=settings.port, log_config=None,
             timeout_graceful_shutdown=10,
         )
     finally:
@@ -68,10 +77,23 @@ def _with_target(args: argparse.Namespace) -> DatabaseTarget:
     return open_target(_settings(args))
 
 
+# Offline migrations only print SQL: alembic needs a dialect from the URL, never a server.
+OFFLINE_URL = "postgresql://offline/wardgraph"
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
+    if args.sql:
+        start = f"{args.from_revision}:" if args.from_revision else ""
+        try:
+            runner.upgrade(OFFLINE_URL, f"{start}head", sql=True)
+        except CommandError as error:  # an unknown revision, say
+            return _fail(str(error))
+        return 0
+    if args.from_revision:
+        return _fail("--from is for --sql (printing a release's SQL from that revision)")
     target = _with_target(args)
     try:
-        runner.upgrade(target.admin_url, sql=args.sql)
+        runner.upgrade(target.admin_url)
     finally:
         target.stop()
     return 0
@@ -181,6 +203,51 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _allow_list(admin_url: str, operations: list[Operation]) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        async with connection.transaction():
+            for operation in operations:
+                await upsert_allow_listed(connection, operation.sha256, operation.text)
+    finally:
+        await connection.close()
+
+
+def cmd_operations_add(args: argparse.Namespace) -> int:
+    """Allow-list every operation of each file; print each one's hash, the id clients send."""
+    from wardgraph.schema import build_schema
+
+    schema = build_schema()._schema
+    operations: list[Operation] = []
+    for path in args.files:
+        try:
+            operations += operations_of(Path(path).read_text(encoding="utf-8"), schema)
+        except OSError as error:
+            return _fail(f"cannot read {path}: {error.strerror}")
+        except ValueError as error:
+            return _fail(f"{path}: {error}")
+    target = _with_target(args)
+    try:
+        runner.upgrade(target.admin_url)
+        asyncio.run(_allow_list(target.admin_url, operations))
+    finally:
+        target.stop()
+    for operation in operations:
+        print(f"{operation.sha256}  {operation.name or '(anonymous)'}")
+    return 0
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    target = _with_target(args)
+    try:
+        return policy_command.run(target.admin_url, output_format=args.format,
+                                  drift=args.check, lints=args.lint)
+    except AuditError as error:
+        return _fail(str(error))
+    finally:
+        target.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wardgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply migrations and policies")
     migrate.add_argument("--sql", action="store_true", help="print the SQL instead (offline)")
+    migrate.add_argument("--from", dest="from_revision", metavar="REV",
+                         help="with --sql: start at this revision, e.g. the last release's")
     migrate.set_defaults(run=cmd_migrate)
 
     seed = commands.add_parser("seed-demo", help="seed demo data and print tokens")
@@ -224,6 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
     token_issue.add_argument("--email", required=True)
     token_issue.add_argument("--ttl", default="8h")
     token_issue.set_defaults(run=cmd_token_issue)
+
+    policies = commands.add_parser(
+        "policies", help="the live policy matrix; --check for drift, --lint for security lints")
+    policies.add_argument("--format", choices=policy_command.FORMATS, default="table",
+                          help="how to print the matrix (markdown: docs/policies.md)")
+    policies.add_argument("--check", action="store_true",
+                          help="compare the live catalog with wardgraph/policies/; exit 1 on drift")
+    policies.add_argument("--lint", action="store_true",
+                          help="run the security lints; exit 1 on any finding")
+    policies.set_defaults(run=cmd_policies)
+
+    operations = commands.add_parser(
+        "operations", help="the allow-list of GraphQL operations (persisted queries)"
+    ).add_subparsers(dest="action", required=True)
+    operations_add = operations.add_parser(
+        "add", help="allow-list each operation of .graphql files; prints their SHA-256 hashes")
+    operations_add.add_argument("files", nargs="+", metavar="FILE.graphql")
+    operations_add.set_defaults(run=cmd_operations_add)
     return parser
 
 

@@ -11,7 +11,7 @@ import hashlib
 from wardgraph.migrations.sql_files import run_sql
 from wardgraph.policies import POLICY_FILES, read_policy
 
-APP_SCHEMAS = ("app", "platform", "auth")
+APP_SCHEMAS = ("app", "platform", "auth", "audit")
 
 WG_ROLES = (
     "wg_tenant", "wg_admin", "wg_clinician", "wg_nurse", "wg_billing", "wg_auditor",

@@ -21,10 +21,13 @@ POLICY_FILES: tuple[str, ...] = (
     "patients.sql",
     "partner_tokens.sql",
     "auth.sql",
+    "persisted_queries.sql",
     "audit.sql",
     "admissions.sql",
     "observations.sql",
     "bed_days.sql",
+    # Last: views over the catalog, which read what every file above created.
+    "audit_matrix.sql",
 )
 
 

@@ -5,6 +5,9 @@ grant usage on schema app to wg_tenant, wg_authenticator;
 grant usage on schema platform to wg_tenant, wg_authenticator;
 grant usage on schema auth to wg_api;
 
--- Functions are not callable by PUBLIC unless a file below grants them.
+-- Functions are not callable by PUBLIC unless a file below grants them. The default is changed
+-- for the whole database, not per schema: a per-schema default can only add to the built-in one
+-- (EXECUTE for PUBLIC), so `alter default privileges in schema ... revoke` leaves every function
+-- the files below create callable by PUBLIC on a fresh database.
 revoke execute on all functions in schema app, platform, auth from public;
-alter default privileges in schema app, platform, auth revoke execute on functions from public;
+alter default privileges revoke execute on functions from public;

@@ -73,6 +73,8 @@ create table app.beds (
     foreign key (tenant_id, facility_id, ward_id) references app.wards (tenant_id, facility_id, id)
 );
 create index beds_ward on app.beds (tenant_id, ward_id, label);
+-- Supports the foreign key to wards (a ward's deletion or re-keying looks its beds up).
+create index beds_facility_ward on app.beds (tenant_id, facility_id, ward_id);
 
 create table app.users (
     tenant_id     uuid          not null references platform.tenants (tenant_id),
