@@ -1,5 +1,6 @@
--- app.observations and app.escalations: vital signs and the NEWS2 escalations they raise.
--- Billing and auditors are granted nothing here: no vital signs, whatever the query.
+-- app.observations and app.escalations: vital signs, their NEWS2 score, and the escalations a
+-- score raises. Billing and auditors are granted nothing here: no vital signs, whatever the
+-- query. Nobody updates or deletes an observation: a wrong one is corrected by a new one.
 alter table app.observations enable row level security;
 alter table app.observations force row level security;
 alter table app.escalations enable row level security;
@@ -7,26 +8,53 @@ alter table app.escalations force row level security;
 
 grant select on app.observations, app.escalations
     to wg_admin, wg_clinician, wg_nurse, wg_partner;
-grant insert on app.observations, app.escalations to wg_clinician, wg_nurse, wg_partner;
+-- Only the columns a recording supplies: the id and created_at come from their defaults.
+grant insert (tenant_id, patient_id, facility_id, admission_id, ward_id, recorded_at,
+              recorded_by_user, recorded_by_partner, respiration_rate, spo2, on_oxygen,
+              systolic_bp, pulse, consciousness, temperature, spo2_scale, news2_total,
+              news2_risk, news2_red_score, idempotency_key)
+    on app.observations to wg_clinician, wg_nurse, wg_partner;
+grant insert (tenant_id, observation_id, patient_id, facility_id, ward_id, news2_total,
+              news2_risk, red_score, raised_at)
+    on app.escalations to wg_clinician, wg_nurse, wg_partner;
 
 create policy observations_same_tenant on app.observations as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
 create policy observations_admin_reads on app.observations for select to wg_admin
     using (true);
+-- Clinicians and nurses read and record the vital signs of their own facilities.
 create policy observations_facility_staff on app.observations to wg_clinician, wg_nurse
     using (facility_id = any ((select app.current_facility_ids())::uuid[]))
     with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
--- Partners read vital signs only with observations:read ...
+-- Partners read vital signs only with observations:read, in their token's facilities; a
+-- partner recording with observations:write reads back the rows it recorded itself (the
+-- mutation's answer and an idempotent retry need that), and nothing else.
 create policy observations_partner_needs_scope on app.observations for select to wg_partner
-    using ((select app.has_scope('observations:read'))
-           and facility_id = any ((select app.current_facility_ids())::uuid[]));
--- ... and record them only with observations:write, as themselves.
+    using (facility_id = any ((select app.current_facility_ids())::uuid[])
+           and ((select app.has_scope('observations:read'))
+                or ((select app.has_scope('observations:write'))
+                    and recorded_by_partner = (select app.current_partner_token_id()))));
+-- ... and record them only with observations:write.
 create policy observations_partner_writes_with_scope on app.observations for insert
     to wg_partner
     with check ((select app.has_scope('observations:write'))
-                and facility_id = any ((select app.current_facility_ids())::uuid[])
-                and recorded_by_partner = (select app.current_partner_token_id()));
+                and facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- Who recorded is whoever is asking: a user or a partner token, never someone else by name.
+create policy observations_recorded_by_caller on app.observations as restrictive for insert
+    to wg_clinician, wg_nurse, wg_partner
+    with check (recorded_by_user is not distinct from (select app.current_user_id())
+                and recorded_by_partner
+                    is not distinct from (select app.current_partner_token_id()));
+-- Only for a patient the recorder can see: the foreign key is checked without RLS, so on its
+-- own it would accept the id of a patient registered and admitted elsewhere.
+create policy observations_patient_visible on app.observations as restrictive for insert
+    to wg_clinician, wg_nurse, wg_partner
+    with check (app.patient_is_visible(tenant_id, patient_id));
+
+-- app.patient_is_visible() is defined with the admissions (policies/admissions.sql); partners
+-- record observations too.
+grant execute on function app.patient_is_visible(uuid, uuid) to wg_partner;
 
 create policy escalations_same_tenant on app.escalations as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
@@ -42,3 +70,37 @@ create policy escalations_partner_needs_scope on app.escalations for select to w
 create policy escalations_partner_writes_with_scope on app.escalations for insert to wg_partner
     with check ((select app.has_scope('observations:write'))
                 and facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- An escalation repeats an escalating observation the caller recorded itself: nobody raises
+-- an alarm for someone else's observation, or one NEWS2 does not escalate, or with other numbers.
+create policy escalations_match_own_observation on app.escalations as restrictive
+    for insert to wg_clinician, wg_nurse, wg_partner
+    with check (exists (
+        select 1 from app.observations o
+        where o.tenant_id = escalations.tenant_id and o.id = escalations.observation_id
+          and o.recorded_by_user is not distinct from (select app.current_user_id())
+          and o.recorded_by_partner
+              is not distinct from (select app.current_partner_token_id())
+          and (o.news2_risk in ('MEDIUM', 'HIGH') or o.news2_red_score)
+          and o.news2_total = escalations.news2_total
+          and o.news2_risk = escalations.news2_risk
+          and o.news2_red_score = escalations.red_score
+          and o.ward_id is not distinct from escalations.ward_id));
+
+-- Live alerts: listeners hear of each escalation at commit. NOTIFY payloads reach listeners
+-- with no tenant claim set, so the payload carries ids only, never PHI; a listener re-reads the
+-- escalation under its own subscriber's RLS. Payload: {"tenantId": ..., "escalationId": ...}.
+create or replace function app.notify_escalation() returns trigger
+language plpgsql
+set search_path = pg_catalog
+as $$
+begin
+    perform pg_notify('wardgraph_escalations',
+        json_build_object('tenantId', new.tenant_id, 'escalationId', new.id)::text);
+    return null;
+end
+$$;
+create or replace trigger escalations_notify
+    after insert on app.escalations
+    for each row execute function app.notify_escalation();
+
+grant execute on function app.notify_escalation() to wg_clinician, wg_nurse, wg_partner;

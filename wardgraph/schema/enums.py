@@ -34,3 +34,23 @@ class Spo2Scale(enum.Enum):
     SCALE_2 = strawberry.enum_value(
         "SCALE_2",
         description="For a prescribed 88-92% target, e.g. hypercapnic respiratory failure.")
+
+
+@strawberry.enum(description="Level of consciousness on the ACVPU scale (NEWS2 chart 1; LOINC "
+                 "67775-7 Level of responsiveness).")
+class Consciousness(enum.Enum):
+    ALERT = strawberry.enum_value("ALERT", description="Alert (scores 0).")
+    NEW_CONFUSION = strawberry.enum_value(
+        "NEW_CONFUSION", description="New confusion, disorientation or agitation (scores 3).")
+    VOICE = strawberry.enum_value("VOICE", description="Responds to voice (scores 3).")
+    PAIN = strawberry.enum_value("PAIN", description="Responds to pain (scores 3).")
+    UNRESPONSIVE = strawberry.enum_value("UNRESPONSIVE", description="Unresponsive (scores 3).")
+
+
+@strawberry.enum(description="NEWS2 clinical risk (RCP 2017 thresholds and triggers).")
+class News2Risk(enum.Enum):
+    LOW = strawberry.enum_value("LOW", description="Aggregate score 0-4 without a red score.")
+    LOW_MEDIUM = strawberry.enum_value(
+        "LOW_MEDIUM", description="A score of 3 in one parameter (red score), aggregate 0-4.")
+    MEDIUM = strawberry.enum_value("MEDIUM", description="Aggregate score 5-6.")
+    HIGH = strawberry.enum_value("HIGH", description="Aggregate score 7 or more.")

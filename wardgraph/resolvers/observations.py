@@ -1,0 +1,269 @@
+"""Observations: record vital signs, read them with their NEWS2 score, score without storing,
+and set the SpO2 scale a patient's observations are scored on.
+
+news2.validate refuses impossible values before anything is stored; the table's checks refuse
+them again for any other writer. The score is computed here, by wardgraph.news2, and stored with
+the row so SQL reports can filter on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from wardgraph import errors, news2
+from wardgraph.claims import Claims, Role
+from wardgraph.context import RequestContext
+from wardgraph.db import observations as db
+from wardgraph.resolvers import organisation, patients
+from wardgraph.schema import ids
+from wardgraph.schema import observations as types
+from wardgraph.schema.enums import Spo2Scale
+from wardgraph.schema.organisation import Facility, User, Ward
+from wardgraph.schema.patients import Patient
+from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+
+RECORDERS = (Role.NURSE, Role.CLINICIAN, Role.PARTNER)
+READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.PARTNER)
+READ_SCOPE = "observations:read"
+WRITE_SCOPE = "observations:write"
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+# news2.InvalidVitals names Vitals attributes; clients know the GraphQL input fields.
+FIELD_NAMES = {
+    "respiration_rate": "respirationRate",
+    "spo2": "spo2",
+    "on_oxygen": "onOxygen",
+    "systolic_bp": "systolicBp",
+    "pulse": "pulse",
+    "consciousness": "consciousness",
+    "temperature": "temperature",
+}
+SCALES = (news2.Spo2Scale.SCALE_1, news2.Spo2Scale.SCALE_2)  # index + 1 = the stored number
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+def vitals_of(given: types.VitalsInput) -> news2.Vitals:
+    """The input as news2 vitals, validated: VALIDATION_FAILED names the first bad field."""
+    vitals = news2.Vitals(
+        respiration_rate=given.respiration_rate, spo2=given.spo2, on_oxygen=given.on_oxygen,
+        systolic_bp=given.systolic_bp, pulse=given.pulse,
+        consciousness=news2.Consciousness(given.consciousness.name),
+        temperature=Decimal(str(given.temperature)),  # as written, not its binary double
+    )
+    try:
+        news2.validate(vitals)
+    except news2.InvalidVitals as invalid:
+        field = FIELD_NAMES.get(invalid.field, invalid.field)
+        raise errors.invalid(field, invalid.message.replace(invalid.field, field)) from None
+    return vitals
+
+
+def stored_vitals(row: asyncpg.Record) -> news2.Vitals:
+    return news2.Vitals(
+        respiration_rate=row["respiration_rate"], spo2=row["spo2"], on_oxygen=row["on_oxygen"],
+        systolic_bp=row["systolic_bp"], pulse=row["pulse"],
+        consciousness=news2.Consciousness(row["consciousness"]),
+        temperature=row["temperature"],
+    )
+
+
+def stored_scale(row: asyncpg.Record) -> news2.Spo2Scale:
+    return SCALES[row["spo2_scale"] - 1]
+
+
+def observation(context: RequestContext, row: asyncpg.Record) -> types.Observation:
+    """An observation handed to a client: a PHI read in the audit trail."""
+    context.audit_read("Observation", row["id"], row["patient_id"])
+    return types.Observation.from_row(row, news2.score(stored_vitals(row), stored_scale(row)))
+
+
+def calculate(context: RequestContext, vitals: types.VitalsInput,
+              scale: Spo2Scale) -> types.News2Score:
+    """The calculator: scores, stores nothing, touches no database."""
+    context.authenticated()
+    return types.News2Score.of(news2.score(vitals_of(vitals), news2.Spo2Scale(scale.name)))
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+def require_reader(context: RequestContext) -> Claims:
+    return context.require(*READERS, scope=READ_SCOPE)
+
+
+async def observation_of(context: RequestContext, observation_id: UUID) -> types.Observation:
+    require_reader(context)
+    row = await context.loaders.observation.load(observation_id)
+    if row is None:
+        raise errors.not_found()
+    return observation(context, row)
+
+
+async def latest_observation(
+    context: RequestContext, patient_id: UUID
+) -> types.Observation | None:
+    require_reader(context)
+    row = await context.loaders.latest_observation.load(patient_id)
+    return observation(context, row) if row is not None else None
+
+
+async def patient_observations(
+    context: RequestContext, patient_id: UUID, first: int | None, after: str | None
+) -> Connection[types.Observation]:
+    """Newest first, by (recordedAt, id)."""
+    require_reader(context)
+    limit = page_size(first, 20, context.settings.limits.max_page_size)
+    key = db.PageKey(patient_id, limit + 1, _position(decode_cursor(after, 2)))
+    rows = await context.loaders.observation_pages.load(key.encode())
+    page = connection([([r["recorded_at"].isoformat(), str(r["id"])], observation(context, r))
+                       for r in rows[:limit]], limit)
+    page.page_info.has_next_page = len(rows) > limit  # the extra row is looked at, not read
+    return page
+
+
+def _position(key: list[object] | None) -> tuple[datetime, UUID] | None:
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
+    except ValueError as error:
+        raise errors.invalid("after", "Not a cursor from this connection") from error
+
+
+async def patient_of(context: RequestContext, patient_id: UUID) -> Patient:
+    context.require(*patients.READERS, scope="patients:read")
+    return await patients.patient_of(context, patient_id)
+
+
+async def recorded_by(context: RequestContext, user_id: UUID | None) -> User | None:
+    if user_id is None:
+        return None
+    if context.authenticated().is_partner:
+        # wg_partner holds no grant on app.users: say so rather than let the database abort
+        # the request's transaction.
+        raise errors.forbidden("Partners may not read staff records")
+    row = await context.loaders.user.load(user_id)
+    return User.from_row(row) if row is not None else None
+
+
+async def spo2_scale_set_at(context: RequestContext, patient_id: UUID) -> datetime | None:
+    row = await context.loaders.spo2_scale.load(patient_id)
+    return row["spo2_scale_set_at"] if row is not None else None
+
+
+async def spo2_scale_set_by(context: RequestContext, patient_id: UUID) -> User | None:
+    row = await context.loaders.spo2_scale.load(patient_id)
+    return await recorded_by(context, row["spo2_scale_set_by"] if row is not None else None)
+
+
+async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
+    return await organisation.facility_of(context, facility_id)
+
+
+async def ward_of(context: RequestContext, ward_id: UUID | None) -> Ward | None:
+    return await organisation.ward_of(context, ward_id) if ward_id is not None else None
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+def recording_time(context: RequestContext, given: datetime | None) -> datetime:
+    """The request's clock, or a given time not ahead of it by more than the skew allowance."""
+    if given is None:
+        return context.now
+    if given.tzinfo is None or given.utcoffset() is None:
+        raise errors.invalid("recordedAt", "Give the time with its UTC offset, e.g. "
+                             "2025-01-31T09:30:00+06:00")
+    if given > context.now + types.CLOCK_SKEW_ALLOWANCE:
+        raise errors.invalid("recordedAt", "Vital signs cannot be recorded in the future")
+    return given
+
+
+def checked_key(key: str | None) -> str | None:
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise errors.invalid("idempotencyKey", "An idempotency key is 1 to "
+                             f"{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    return key
+
+
+def on_each_scale(one: news2.News2Score, two: news2.News2Score) -> db.ScoreOnEachScale:
+    return db.ScoreOnEachScale((one.total, two.total), (one.risk.value, two.risk.value),
+                               (one.red_score, two.red_score))
+
+
+def same_recording(row: asyncpg.Record, new: db.NewObservation,
+                   recorded_at_given: bool) -> bool:
+    """Whether a stored observation is what this request would have recorded: a retry. The
+    clock-defaulted recordedAt of a retry is later than the first attempt's, so it is compared
+    only when the client gave one."""
+    return (
+        row["patient_id"] == new.patient_id
+        and row["recorded_by_user"] == new.recorded_by_user
+        and row["recorded_by_partner"] == new.recorded_by_partner
+        and (row["respiration_rate"], row["spo2"], row["on_oxygen"], row["systolic_bp"],
+             row["pulse"], row["consciousness"], row["temperature"])
+        == (new.respiration_rate, new.spo2, new.on_oxygen, new.systolic_bp, new.pulse,
+            new.consciousness, new.temperature)
+        and (not recorded_at_given or row["recorded_at"] == new.recorded_at)
+    )
+
+
+async def record_observation(
+    context: RequestContext, given: types.RecordObservationInput
+) -> types.Observation:
+    claims = context.require(*RECORDERS, scope=WRITE_SCOPE)
+    vitals = vitals_of(given)
+    new = db.NewObservation(
+        patient_id=ids.decode_input(given.patient_id, "Patient", "patientId"),
+        recorded_at=recording_time(context, given.recorded_at),
+        recorded_by_user=None if claims.is_partner else claims.user_id,
+        recorded_by_partner=claims.partner_token_id if claims.is_partner else None,
+        respiration_rate=vitals.respiration_rate, spo2=vitals.spo2, on_oxygen=vitals.on_oxygen,
+        systolic_bp=vitals.systolic_bp, pulse=vitals.pulse,
+        consciousness=given.consciousness.name,
+        temperature=news2.round_temperature(vitals.temperature),
+        idempotency_key=checked_key(given.idempotency_key),
+    )
+    if await context.loaders.patient.load(new.patient_id) is None:
+        raise errors.not_found()
+    # Scored on both scales: the statement that writes the row reads the patient's scale and
+    # stores the matching score, so a concurrent setSpo2Scale cannot slip in between.
+    one, two = (news2.score(vitals, scale) for scale in SCALES)
+    session = await context.db()
+    row = await db.insert_observation(session, claims.tenant_id, new, on_each_scale(one, two))
+    if row is None:
+        return await replayed(context, claims, new, given.recorded_at is not None)
+    score = two if stored_scale(row) is news2.Spo2Scale.SCALE_2 else one
+    if score.escalates:
+        await db.insert_escalation(session, claims.tenant_id, row["id"], context.now)
+    context.audit_write("CREATE", "Observation", row["id"], new.patient_id)
+    return types.Observation.from_row(row, score)
+
+
+async def replayed(context: RequestContext, claims: Claims, new: db.NewObservation,
+                   recorded_at_given: bool) -> types.Observation:
+    """The answer to a key that is taken: the first observation, if this is its retry."""
+    if new.idempotency_key is None:  # the patient vanished from view since it was looked up
+        raise errors.not_found()
+    row = await db.fetch_observation_by_idempotency_key(
+        await context.db(), claims.tenant_id, new.idempotency_key)
+    if row is None or not same_recording(row, new, recorded_at_given):
+        raise errors.invalid("idempotencyKey", "This idempotency key was already used for "
+                             "another observation")
+    return observation(context, row)
+
+
+async def set_spo2_scale(context: RequestContext, patient_id: str, scale: Spo2Scale) -> Patient:
+    claims = context.require(Role.CLINICIAN)
+    patient_uuid = ids.decode_input(patient_id, "Patient", "patientId")
+    updated = await db.update_spo2_scale(
+        await context.db(), claims.tenant_id, patient_uuid,
+        SCALES.index(news2.Spo2Scale(scale.name)) + 1, claims.user_id, context.now)
+    if updated is None:
+        raise errors.not_found()
+    context.audit_write("UPDATE", "Patient", patient_uuid, patient_uuid)
+    context.loaders.spo2_scale.clear_all()  # a scale read earlier in the request is stale
+    return await patients.patient_of(context, patient_uuid)
