@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ class RequestContext:
     _transaction: Any = None
     _session: Session | None = None
     _loaders: Loaders | None = None
+    _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def settings(self) -> Settings:
@@ -76,7 +78,16 @@ class RequestContext:
     # -- the transaction -----------------------------------------------------------------------
 
     async def db(self) -> Session:
-        """The request's transaction, opened on first use with the role and claims set."""
+        """The request's transaction, opened on first use with the role and claims set.
+
+        Sibling resolvers ask at the same moment; the lock makes them share one connection.
+        """
+        if self._session is not None:
+            return self._session
+        async with self._opening:
+            return await self._open()
+
+    async def _open(self) -> Session:
         if self._session is None:
             claims = self.authenticated()
             pool = self.state.pool

@@ -5,6 +5,7 @@ request id, and the id is the only detail returned."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -32,15 +33,39 @@ def app_error_of(error: BaseException | None) -> AppError | None:
     return None
 
 
+# graphql-core's words for a variable whose value does not fit its type, e.g.
+# "Variable '$input' has invalid value at .consciousness: Value 'X' does not exist ..." or
+# "Variable '$v' has invalid value: Expected value of type 'VitalsInput' to include required
+# field 'pulse' ..." (older releases: 'Variable "$input" got invalid value ... at "input.x"').
+_BAD_VARIABLE = re.compile(r"""^Variable ['"]\$\w+['"] (?:has|got) invalid value""")
+_AT_PATH = re.compile(r"""\bat (?:"(?P<quoted>[^"]+)"|(?P<dotted>\.[\w.\[\]]+))""")
+_NAMED_FIELD = re.compile(r"""(?:required field|Field) ['"](?P<field>\w+)['"]""")
+
+
+def request_error_extensions(error: GraphQLError) -> dict[str, Any]:
+    """The code of an error in the document or its variables (nothing was executed)."""
+    if error.message.startswith("Syntax Error"):
+        return {"code": "GRAPHQL_PARSE_FAILED"}
+    if _BAD_VARIABLE.match(error.message):
+        # Bad input, named like any other: the innermost field the message points at.
+        named = _NAMED_FIELD.search(error.message)
+        at = _AT_PATH.search(error.message)
+        path = (at.group("quoted") or at.group("dotted")) if at else ""
+        field = named.group("field") if named else path.split(".")[-1].split("[")[0] or None
+        extensions: dict[str, Any] = {"code": errors.VALIDATION_FAILED}
+        if field:
+            extensions["field"] = field
+        return extensions
+    return {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
     original = error.original_error
     if original is None or (error.path is None and app_error_of(original) is None):
         # The document or its variables did not validate: graphql-core's message speaks only
         # of what the client sent.
-        code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else (
-            "GRAPHQL_VALIDATION_FAILED")
-        formatted["extensions"] = {"code": code}
+        formatted["extensions"] = request_error_extensions(error)
         return formatted
     app_error = app_error_of(original)
     if app_error is None:

@@ -18,7 +18,21 @@ create policy patients_same_tenant on app.patients as restrictive to wg_tenant
 create policy patients_admin_all on app.patients to wg_admin
     using (true) with check (true);
 -- Staff see patients registered at, or ever admitted to, one of their facilities.
-create policy patients_facility_staff on app.patients to wg_clinician, wg_nurse, wg_billing
+create policy patients_facility_staff on app.patients for select
+    to wg_clinician, wg_nurse, wg_billing
+    using (
+        facility_id = any ((select app.current_facility_ids())::uuid[])
+        or exists (
+            select 1 from app.admissions a
+            where a.tenant_id = patients.tenant_id
+              and a.patient_id = patients.id
+              and a.facility_id = any ((select app.current_facility_ids())::uuid[])));
+-- Staff register patients at their own facilities only.
+create policy patients_staff_register on app.patients for insert to wg_clinician, wg_nurse
+    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- A clinician changes (the SpO2 scale of) any patient they may see, wherever registered; the
+-- column grant limits what can change.
+create policy patients_clinician_updates on app.patients for update to wg_clinician
     using (
         facility_id = any ((select app.current_facility_ids())::uuid[])
         or exists (
@@ -26,7 +40,13 @@ create policy patients_facility_staff on app.patients to wg_clinician, wg_nurse,
             where a.tenant_id = patients.tenant_id
               and a.patient_id = patients.id
               and a.facility_id = any ((select app.current_facility_ids())::uuid[])))
-    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
+    with check (
+        facility_id = any ((select app.current_facility_ids())::uuid[])
+        or exists (
+            select 1 from app.admissions a
+            where a.tenant_id = patients.tenant_id
+              and a.patient_id = patients.id
+              and a.facility_id = any ((select app.current_facility_ids())::uuid[])));
 -- Partners need the patients:read scope, and only see their token's facilities.
 create policy patients_partner_needs_scope on app.patients for select to wg_partner
     using (
