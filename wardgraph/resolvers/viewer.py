@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from wardgraph import errors
 from wardgraph.auth import issue_user_token, verify_password
@@ -13,6 +14,9 @@ from wardgraph.db import organisation as db
 from wardgraph.schema import enums
 from wardgraph.schema import organisation as types
 from wardgraph.schema import viewer as viewer_types
+
+if TYPE_CHECKING:
+    from wardgraph.schema.partner_tokens import PartnerToken
 
 
 def viewer(context: RequestContext) -> viewer_types.Viewer:
@@ -40,6 +44,15 @@ async def viewer_user(context: RequestContext) -> types.User | None:
         return None
     row = await context.loaders.user.load(claims.user_id)
     return types.User.from_row(row) if row else None
+
+
+async def viewer_partner_token(context: RequestContext) -> PartnerToken | None:
+    from wardgraph.resolvers.partner_tokens import partner_token_of
+
+    claims = context.authenticated()
+    if claims.partner_token_id is None:
+        return None
+    return await partner_token_of(context, claims.partner_token_id)
 
 
 async def viewer_facilities(context: RequestContext) -> list[types.Facility]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -10,6 +11,9 @@ from wardgraph.context import RequestContext
 from wardgraph.resolvers import viewer as resolve
 from wardgraph.schema.enums import Role, ViewerKind
 from wardgraph.schema.organisation import Facility, Tenant, User
+
+if TYPE_CHECKING:
+    from wardgraph.schema.partner_tokens import PartnerToken
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -29,6 +33,12 @@ class Viewer:
     @strawberry.field(description="The signed-in user (null for a partner).")
     async def user(self, info: Info) -> User | None:
         return await resolve.viewer_user(info.context)
+
+    @strawberry.field(description="A partner's own token (null for a user).")
+    async def partner_token(
+        self, info: Info
+    ) -> Annotated[PartnerToken, strawberry.lazy("wardgraph.schema.partner_tokens")] | None:
+        return await resolve.viewer_partner_token(info.context)
 
     @strawberry.field(description="The facilities the caller may see.")
     async def facilities(self, info: Info) -> list[Facility]:
