@@ -17,7 +17,7 @@ CONSTRAINTS: dict[str, tuple[str, str | None, str]] = {
         errors.BED_OCCUPIED, "bedId", "The bed is occupied"),
     "admissions_one_active_per_patient": (
         errors.PATIENT_ALREADY_ADMITTED, "patientId", "The patient is already admitted"),
-    "admissions_patient_no_overlap": (
+    "bed_stays_patient_no_overlap": (
         errors.STAY_OVERLAPS, None, "The patient has another stay at that time"),
     "bed_stays_no_overlap": (
         errors.STAY_OVERLAPS, None, "The bed has another stay at that time"),
@@ -65,12 +65,24 @@ CONSTRAINTS: dict[str, tuple[str, str | None, str]] = {
         errors.VALIDATION_FAILED, "scopes", "Unknown scope"),
     "observations_idempotency_key_length": (
         errors.VALIDATION_FAILED, "idempotencyKey", "An idempotency key is 1 to 200 characters"),
+    # news2.validate refuses these first, with the same limits; the checks hold for any writer.
+    "observations_respiration_rate_range": (
+        errors.VALIDATION_FAILED, "respirationRate", "Respiration rate is out of range"),
+    "observations_spo2_range": (
+        errors.VALIDATION_FAILED, "spo2", "SpO2 is out of range"),
+    "observations_systolic_bp_range": (
+        errors.VALIDATION_FAILED, "systolicBp", "Systolic blood pressure is out of range"),
+    "observations_pulse_range": (
+        errors.VALIDATION_FAILED, "pulse", "Pulse is out of range"),
+    "observations_temperature_range": (
+        errors.VALIDATION_FAILED, "temperature", "Temperature is out of range"),
 }
 
 INVALID_TEXT_REPRESENTATION = "22P02"
 NUMERIC_OUT_OF_RANGE = "22003"
 STRING_TOO_LONG = "22001"
 QUERY_CANCELED = "57014"
+DEADLOCK_DETECTED = "40P01"
 
 
 def to_app_error(error: asyncpg.PostgresError) -> AppError | None:
@@ -87,6 +99,11 @@ def to_app_error(error: asyncpg.PostgresError) -> AppError | None:
         if "row-level security" in str(error):
             return errors.not_found()
         return errors.forbidden("Your role may not read or change this")
+    if error.sqlstate == DEADLOCK_DETECTED:
+        # Two requests waited on each other (two patients swapping beds at the same instant);
+        # Postgres undid this one whole, so sending it again is safe.
+        return AppError(errors.SERVICE_UNAVAILABLE,
+                        "A simultaneous change got in the way; try again")
     if error.sqlstate == QUERY_CANCELED:
         return AppError(errors.QUERY_TOO_COMPLEX, "The request took too long and was cancelled")
     if error.sqlstate in (INVALID_TEXT_REPRESENTATION, NUMERIC_OUT_OF_RANGE, STRING_TOO_LONG):

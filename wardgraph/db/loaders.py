@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from wardgraph.db import organisation, patients
+from wardgraph.db import admissions, observations, organisation, partner_tokens, patients
 from wardgraph.db.errors import to_app_error
 
 if TYPE_CHECKING:
@@ -51,6 +51,22 @@ class Loaders:
         self.wards_by_facility = self.many(organisation.fetch_wards_by_facility, "facility_id")
         self.beds_by_ward = self.many(organisation.fetch_beds_by_ward, "ward_id")
         self.user_facilities = self.many(organisation.fetch_user_facility_ids, "user_id")
+        self.partner_token = self.one(partner_tokens.fetch_partner_tokens_by_id)
+        self.partner_token_facilities = self.many(
+            partner_tokens.fetch_partner_token_facility_ids, "token_id")
+        self.admission = self.one(admissions.fetch_admissions_by_id)
+        self.active_admission_by_bed = self.one(
+            admissions.fetch_active_admissions_by_bed, "bed_id")
+        self.active_admission_by_patient = self.one(
+            admissions.fetch_active_admissions_by_patient, "patient_id")
+        self.admissions_by_patient = self.many(
+            admissions.fetch_admissions_by_patient, "patient_id")
+        self.bed_stays_by_admission = self.many(
+            admissions.fetch_bed_stays_by_admission, "admission_id")
+        self.observation = self.one(observations.fetch_observations_by_id)
+        self.latest_observation = self.one(observations.fetch_latest_observations, "patient_id")
+        # Keys are observations.PageKey(...).encode(): one statement for every patient's page.
+        self.observation_pages = self.many(observations.fetch_observation_pages, "page_key")
 
     async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
                    ) -> list[asyncpg.Record]:

@@ -1,5 +1,8 @@
 -- app.admissions, app.bed_stays and app.admission_counters: who is in which bed, and the
--- gapless per-facility-year admission numbers.
+-- gapless per-facility-year admission numbers. The race-proof rules (one active admission per
+-- bed and per patient, no overlapping stays) are constraints in the 0002 migration; this file
+-- says who may touch the rows, and holds the triggers that number admissions and prove that an
+-- admission's stays cover it.
 alter table app.admissions enable row level security;
 alter table app.admissions force row level security;
 alter table app.bed_stays enable row level security;
@@ -7,13 +10,32 @@ alter table app.bed_stays force row level security;
 alter table app.admission_counters enable row level security;
 alter table app.admission_counters force row level security;
 
+-- Auditors get nothing here: who lies in which bed is PHI.
 grant select on app.admissions, app.bed_stays
     to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_partner;
-grant insert, update (bed_id, discharged_at, status, discharged_by) on app.admissions
+-- Only the columns an admission starts with: the number comes from the trigger, the status
+-- from its default, so nobody inserts a ready-made discharge or picks a number.
+grant insert (tenant_id, facility_id, patient_id, bed_id, admitted_at, admitted_by)
+    on app.admissions to wg_admin, wg_clinician, wg_nurse;
+grant update (bed_id, discharged_at, status, discharged_by) on app.admissions
     to wg_admin, wg_clinician, wg_nurse;
-grant insert, update (ended_at) on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
+grant insert (tenant_id, admission_id, facility_id, patient_id, ward_id, bed_id, started_at)
+    on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
+grant update (ended_at) on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
 -- The numbering trigger runs as the admitting role and upserts its facility's counter row.
 grant select, insert, update on app.admission_counters to wg_admin, wg_clinician, wg_nurse;
+
+-- Whether the caller can see a patient, under the caller's own RLS on app.patients. A function,
+-- not a subquery in the policy: the patients policy reads app.admissions, and the rewriter
+-- would report the two policies as recursive. (SET search_path keeps it from being inlined.)
+create or replace function app.patient_is_visible(tenant uuid, patient uuid) returns boolean
+language sql stable
+set search_path = pg_catalog
+as $$
+    select exists (select 1 from app.patients p where p.tenant_id = tenant and p.id = patient)
+$$;
+
+grant execute on function app.patient_is_visible(uuid, uuid) to wg_clinician, wg_nurse;
 
 create policy admissions_same_tenant on app.admissions as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
@@ -28,6 +50,23 @@ create policy admissions_facility_staff on app.admissions
 create policy admissions_partner_needs_scope on app.admissions for select to wg_partner
     using ((select app.has_scope('admissions:read'))
            and facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- Staff admit only a patient they can see: the foreign key is checked without RLS, so on its
+-- own it would accept the id of a patient registered at a facility they do not work in.
+create policy admissions_patient_visible on app.admissions as restrictive for insert
+    to wg_clinician, wg_nurse
+    with check (app.patient_is_visible(tenant_id, patient_id));
+-- Who admitted and who discharged is whoever is asking: the columns cannot name someone else.
+create policy admissions_admitted_by_caller on app.admissions as restrictive for insert
+    to wg_admin, wg_clinician, wg_nurse
+    with check (admitted_by is not distinct from (select app.current_user_id()));
+create policy admissions_discharged_by_caller on app.admissions as restrictive for update
+    to wg_admin, wg_clinician, wg_nurse
+    using (true)
+    with check (discharged_by is null or discharged_by = (select app.current_user_id()));
+-- A discharged admission is history: no role moves it, re-opens it or discharges it again.
+create policy admissions_history_is_closed on app.admissions as restrictive for update
+    to wg_admin, wg_clinician, wg_nurse
+    using (status = 'ACTIVE') with check (true);
 
 create policy bed_stays_same_tenant on app.bed_stays as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
@@ -41,6 +80,10 @@ create policy bed_stays_facility_staff on app.bed_stays
 create policy bed_stays_partner_needs_scope on app.bed_stays for select to wg_partner
     using ((select app.has_scope('admissions:read'))
            and facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- A stay that has ended is history: only the open stay may be closed.
+create policy bed_stays_history_is_closed on app.bed_stays as restrictive for update
+    to wg_admin, wg_clinician, wg_nurse
+    using (ended_at is null) with check (true);
 
 create policy admission_counters_same_tenant on app.admission_counters as restrictive
     to wg_tenant
@@ -88,3 +131,66 @@ create or replace trigger admissions_number
     for each row execute function app.assign_admission_number();
 
 grant execute on function app.assign_admission_number() to wg_admin, wg_clinician, wg_nurse;
+
+-- At commit, an admission's stays must tile its time in hospital: the first begins at
+-- admission, each next one exactly where the previous ended, and the last is in the admission's
+-- current bed and ends at discharge (open while the admission is active). So there is no moment
+-- when a patient holds two beds or none, whatever a transaction did on the way. Deferred,
+-- because an admission and its first stay are two rows written one after the other.
+create or replace function app.check_admission_stays() returns trigger
+language plpgsql
+set search_path = pg_catalog
+as $$
+declare
+    target_tenant    uuid := new.tenant_id;
+    target_admission uuid;
+    admission        record;
+    stay             record;
+    expected_start   timestamptz;
+    last_bed         uuid;
+    covered          boolean := false;
+begin
+    -- The row's fields are resolved at run time: name each table's column in its own branch.
+    if tg_table_name = 'admissions' then
+        target_admission := new.id;
+    else
+        target_admission := new.admission_id;
+    end if;
+    select a.admitted_at, a.discharged_at, a.bed_id into admission
+    from app.admissions a where a.tenant_id = target_tenant and a.id = target_admission;
+    if found then
+        covered := true;
+        expected_start := admission.admitted_at;
+        for stay in
+            select s.bed_id, s.started_at, s.ended_at from app.bed_stays s
+            where s.tenant_id = target_tenant and s.admission_id = target_admission
+            order by s.started_at
+        loop
+            if stay.started_at is distinct from expected_start then
+                covered := false;
+            end if;
+            expected_start := stay.ended_at;
+            last_bed := stay.bed_id;
+        end loop;
+        covered := covered and last_bed is not null and last_bed = admission.bed_id
+            and expected_start is not distinct from admission.discharged_at;
+    end if;
+    if not covered then
+        raise exception 'the bed stays of admission % do not cover it', target_admission
+            using errcode = '23514', constraint = 'bed_stays_cover_admission';
+    end if;
+    return null;
+end
+$$;
+drop trigger if exists admissions_stays_cover on app.admissions;
+create constraint trigger admissions_stays_cover
+    after insert or update on app.admissions
+    deferrable initially deferred
+    for each row execute function app.check_admission_stays();
+drop trigger if exists bed_stays_cover_admission on app.bed_stays;
+create constraint trigger bed_stays_cover_admission
+    after insert or update on app.bed_stays
+    deferrable initially deferred
+    for each row execute function app.check_admission_stays();
+
+grant execute on function app.check_admission_stays() to wg_admin, wg_clinician, wg_nurse;

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from wardgraph import errors
 from wardgraph.context import RequestContext
-from wardgraph.resolvers import organisation, patients
+from wardgraph.resolvers import admissions, observations, organisation, patients
 from wardgraph.schema import ids
 
 NodeFetcher = Callable[[RequestContext, UUID], Awaitable[Any]]
@@ -39,7 +39,18 @@ FETCHERS: dict[str, NodeFetcher] = {
     "Ward": _ward,
     "Bed": _bed,
     "Patient": _patient,
+    "Admission": admissions.admission_of,
+    "Observation": observations.observation_of,
 }
+
+
+async def _partner_token(context: RequestContext, db_id: UUID) -> Any:
+    from wardgraph.resolvers.partner_tokens import partner_token_of
+
+    return await partner_token_of(context, db_id)
+
+
+FETCHERS["PartnerToken"] = _partner_token
 
 
 def register(type_name: str, fetcher: NodeFetcher) -> None:

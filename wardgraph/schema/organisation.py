@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import asyncpg
@@ -14,6 +15,9 @@ from wardgraph.schema import ids
 from wardgraph.schema.enums import Role
 from wardgraph.schema.money import Money
 from wardgraph.schema.relay import Node
+
+if TYPE_CHECKING:
+    from wardgraph.schema.admissions import Admission
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -90,6 +94,22 @@ class Bed(Node):
     @strawberry.field(description="The ward the bed belongs to.")
     async def ward(self, info: Info) -> Ward:
         return await resolve.ward_of(info.context, self.ward_id)
+
+    @strawberry.field(description="Whether a patient is in the bed now (partners need the "
+                      "admissions:read scope).")
+    async def occupied(self, info: Info) -> bool:
+        from wardgraph.resolvers.admissions import bed_occupied
+
+        return await bed_occupied(info.context, self.db_id)
+
+    @strawberry.field(description="The admission of the patient in the bed now, if any "
+                      "(partners need the admissions:read scope).")
+    async def current_admission(
+        self, info: Info
+    ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
+        from wardgraph.resolvers.admissions import bed_current_admission
+
+        return await bed_current_admission(info.context, self.db_id)
 
 
 @strawberry.type(description="A member of staff.")

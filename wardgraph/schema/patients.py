@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import asyncpg
@@ -12,8 +13,12 @@ from wardgraph.context import RequestContext
 from wardgraph.resolvers import patients as resolve
 from wardgraph.schema import ids
 from wardgraph.schema.enums import Spo2Scale
-from wardgraph.schema.organisation import Facility
-from wardgraph.schema.relay import Node
+from wardgraph.schema.organisation import Facility, User
+from wardgraph.schema.relay import Connection, Node
+
+if TYPE_CHECKING:
+    from wardgraph.schema.admissions import Admission
+    from wardgraph.schema.observations import Observation
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -46,3 +51,53 @@ class Patient(Node):
                       "FORBIDDEN from the database's column grants).")
     async def spo2_scale(self, info: Info) -> Spo2Scale | None:
         return await resolve.patient_spo2_scale(info.context, self.db_id)
+
+    @strawberry.field(description="The patient's admission now, if admitted (partners need "
+                      "the admissions:read scope).")
+    async def current_admission(
+        self, info: Info
+    ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
+        from wardgraph.resolvers.admissions import patient_current_admission
+
+        return await patient_current_admission(info.context, self.db_id)
+
+    @strawberry.field(description="Every admission of the patient the caller may see, newest "
+                      "first (a list: a patient's admissions are few).")
+    async def admissions(
+        self, info: Info
+    ) -> list[Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")]]:
+        from wardgraph.resolvers.admissions import patient_admissions
+
+        return await patient_admissions(info.context, self.db_id)
+
+    @strawberry.field(description="When the SpO2 scale was last set; null if never (clinical "
+                      "roles only, like spo2Scale).")
+    async def spo2_scale_set_at(self, info: Info) -> datetime | None:
+        from wardgraph.resolvers.observations import spo2_scale_set_at
+
+        return await spo2_scale_set_at(info.context, self.db_id)
+
+    @strawberry.field(description="The clinician who last set the SpO2 scale; null if never "
+                      "(clinical staff only; partners get FORBIDDEN).")
+    async def spo2_scale_set_by(self, info: Info) -> User | None:
+        from wardgraph.resolvers.observations import spo2_scale_set_by
+
+        return await spo2_scale_set_by(info.context, self.db_id)
+
+    @strawberry.field(description="The patient's observations, newest first (ADMIN, CLINICIAN, "
+                      "NURSE; partners need observations:read).")
+    async def observations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")]]:
+        from wardgraph.resolvers.observations import patient_observations
+
+        return await patient_observations(info.context, self.db_id, first, after)
+
+    @strawberry.field(description="The patient's most recent observation, if any: what a ward "
+                      "dashboard shows (one statement for every patient listed).")
+    async def latest_observation(
+        self, info: Info
+    ) -> Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")] | None:
+        from wardgraph.resolvers.observations import latest_observation
+
+        return await latest_observation(info.context, self.db_id)

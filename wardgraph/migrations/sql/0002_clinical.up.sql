@@ -19,18 +19,19 @@ create table app.admissions (
     discharged_by uuid,
     created_at    timestamptz          not null default now(),
     primary key (tenant_id, id),
+    -- Target of bed_stays' key: a stay always belongs to its admission's facility and patient.
+    constraint admissions_stay_key unique (tenant_id, id, facility_id, patient_id),
     constraint admissions_number_unique unique (tenant_id, number),
     constraint admissions_discharge_after_admit check (discharged_at is null or discharged_at > admitted_at),
     constraint admissions_status_matches_discharge check ((status = 'ACTIVE') = (discharged_at is null)),
-    -- No patient is in hospital twice at once, back-dated entries included.
-    constraint admissions_patient_no_overlap exclude using gist (
-        tenant_id with =, patient_id with =, tstzrange(admitted_at, discharged_at, '[)') with &&),
     foreign key (tenant_id, patient_id) references app.patients (tenant_id, id),
     foreign key (tenant_id, facility_id, bed_id) references app.beds (tenant_id, facility_id, id),
     foreign key (tenant_id, admitted_by) references app.users (tenant_id, id),
     foreign key (tenant_id, discharged_by) references app.users (tenant_id, id)
 );
--- The race-proof rules: whatever Python checked first, the second writer is refused here.
+-- The race-proof rules: whatever Python checked first, the second writer is refused here. They
+-- are checked when the admission row is written, before any bed stay, so a duplicate admission
+-- is always named BED_OCCUPIED or PATIENT_ALREADY_ADMITTED, never a stay overlap.
 create unique index admissions_one_active_per_bed
     on app.admissions (tenant_id, bed_id) where status = 'ACTIVE';
 create unique index admissions_one_active_per_patient
@@ -41,28 +42,40 @@ create index admissions_bed on app.admissions (tenant_id, facility_id, bed_id);
 create index admissions_admitted_by on app.admissions (tenant_id, admitted_by);
 create index admissions_discharged_by on app.admissions (tenant_id, discharged_by);
 
--- One row per bed an admission occupied; a transfer closes one stay and opens the next.
+-- One row per bed an admission occupied; a transfer closes one stay and opens the next at the
+-- same instant. The stays of an admission cover it without gap or overlap (a deferred check in
+-- policies/admissions.sql proves it at commit).
 create table app.bed_stays (
     tenant_id    uuid        not null,
     id           uuid        not null default gen_random_uuid(),
     admission_id uuid        not null,
     facility_id  uuid        not null,
+    patient_id   uuid        not null,
     ward_id      uuid        not null,
     bed_id       uuid        not null,
     started_at   timestamptz not null,
     ended_at     timestamptz,
     primary key (tenant_id, id),
     constraint bed_stays_end_after_start check (ended_at is null or ended_at > started_at),
-    -- A bed holds one patient at a time: '[)' lets a stay end exactly when the next begins.
+    -- A bed holds one patient at a time, back-dated entries included: '[)' lets a stay end
+    -- exactly when the next begins.
     constraint bed_stays_no_overlap exclude using gist (
         tenant_id with =, bed_id with =, tstzrange(started_at, ended_at, '[)') with &&),
-    foreign key (tenant_id, admission_id) references app.admissions (tenant_id, id),
+    -- A patient holds one bed at a time, across admissions too.
+    constraint bed_stays_patient_no_overlap exclude using gist (
+        tenant_id with =, patient_id with =, tstzrange(started_at, ended_at, '[)') with &&),
+    foreign key (tenant_id, admission_id, facility_id, patient_id)
+        references app.admissions (tenant_id, id, facility_id, patient_id),
     foreign key (tenant_id, facility_id, bed_id) references app.beds (tenant_id, facility_id, id),
     foreign key (tenant_id, ward_id, bed_id) references app.beds (tenant_id, ward_id, id)
 );
 create index bed_stays_admission on app.bed_stays (tenant_id, admission_id, started_at);
 create index bed_stays_facility_time on app.bed_stays (tenant_id, facility_id, started_at);
 create index bed_stays_ward_bed on app.bed_stays (tenant_id, ward_id, bed_id);
+create index bed_stays_facility_bed on app.bed_stays (tenant_id, facility_id, bed_id);
+-- Supports the foreign key to the admission's key (re-keying an admission looks its stays up).
+create index bed_stays_admission_key
+    on app.bed_stays (tenant_id, admission_id, facility_id, patient_id);
 
 -- Gapless admission numbers: one counter row per facility and local year, incremented in the
 -- admitting transaction, so a rolled-back admission gives its number back.
@@ -79,7 +92,9 @@ create table app.observations (
     tenant_id           uuid              not null,
     id                  uuid              not null default gen_random_uuid(),
     patient_id          uuid              not null,
-    facility_id         uuid              not null,  -- where the patient was when observed
+    -- Where the patient was when observed: the bed stay covering recorded_at (admission and
+    -- ward with it), else the registering facility.
+    facility_id         uuid              not null,
     admission_id        uuid,
     ward_id             uuid,
     recorded_at         timestamptz       not null,
@@ -92,6 +107,7 @@ create table app.observations (
     pulse               smallint          not null constraint observations_pulse_range check (pulse between 0 and 300),
     consciousness       app.consciousness not null,
     temperature         numeric(3,1)      not null constraint observations_temperature_range check (temperature between 25.0 and 45.0),
+    -- The patient's NEWS2 SpO2 scale in force when recorded; the news2_* columns are scored on it.
     spo2_scale          smallint          not null constraint observations_spo2_scale_valid check (spo2_scale in (1, 2)),
     news2_total         smallint          not null constraint observations_news2_total_range check (news2_total between 0 and 20),
     news2_risk          app.news2_risk    not null,
@@ -99,11 +115,16 @@ create table app.observations (
     idempotency_key     text              constraint observations_idempotency_key_length check (length(idempotency_key) between 1 and 200),
     created_at          timestamptz       not null default now(),
     primary key (tenant_id, id),
+    -- Target of escalations' key: an escalation always names its observation's patient and
+    -- facility.
+    constraint observations_escalation_key unique (tenant_id, id, patient_id, facility_id),
     constraint observations_recorded_by_someone check (
         (recorded_by_user is null) <> (recorded_by_partner is null)),
     foreign key (tenant_id, patient_id) references app.patients (tenant_id, id),
     foreign key (tenant_id, facility_id) references app.facilities (tenant_id, id),
-    foreign key (tenant_id, admission_id) references app.admissions (tenant_id, id),
+    -- The admission an observation names is the same patient's, at the same facility.
+    foreign key (tenant_id, admission_id, facility_id, patient_id)
+        references app.admissions (tenant_id, id, facility_id, patient_id),
     foreign key (tenant_id, facility_id, ward_id) references app.wards (tenant_id, facility_id, id),
     foreign key (tenant_id, recorded_by_user) references app.users (tenant_id, id),
     foreign key (tenant_id, recorded_by_partner) references app.partner_tokens (tenant_id, id)
@@ -113,7 +134,8 @@ create unique index observations_idempotency_key_unique
     on app.observations (tenant_id, idempotency_key) where idempotency_key is not null;
 create index observations_patient_recent on app.observations (tenant_id, patient_id, recorded_at desc, id desc);
 create index observations_facility_time on app.observations (tenant_id, facility_id, recorded_at);
-create index observations_admission on app.observations (tenant_id, admission_id);
+create index observations_admission
+    on app.observations (tenant_id, admission_id, facility_id, patient_id);
 create index observations_ward on app.observations (tenant_id, facility_id, ward_id);
 create index observations_recorded_by_user on app.observations (tenant_id, recorded_by_user);
 create index observations_recorded_by_partner on app.observations (tenant_id, recorded_by_partner);
@@ -132,12 +154,15 @@ create table app.escalations (
     raised_at      timestamptz    not null,
     primary key (tenant_id, id),
     constraint escalations_one_per_observation unique (tenant_id, observation_id),
-    foreign key (tenant_id, observation_id) references app.observations (tenant_id, id),
+    foreign key (tenant_id, observation_id, patient_id, facility_id)
+        references app.observations (tenant_id, id, patient_id, facility_id),
     foreign key (tenant_id, patient_id) references app.patients (tenant_id, id),
     foreign key (tenant_id, facility_id) references app.facilities (tenant_id, id),
     foreign key (tenant_id, facility_id, ward_id) references app.wards (tenant_id, facility_id, id)
 );
 create index escalations_facility_time on app.escalations (tenant_id, facility_id, raised_at);
+create index escalations_observation
+    on app.escalations (tenant_id, observation_id, patient_id, facility_id);
 create index escalations_patient on app.escalations (tenant_id, patient_id);
 create index escalations_ward on app.escalations (tenant_id, facility_id, ward_id);
 
@@ -162,3 +187,5 @@ create table app.bed_days (
 );
 create index bed_days_facility_date on app.bed_days (tenant_id, facility_id, service_date);
 create index bed_days_ward_bed on app.bed_days (tenant_id, ward_id, bed_id);
+-- Supports the foreign key to wards (a ward's deletion or re-keying looks its charges up).
+create index bed_days_facility_ward on app.bed_days (tenant_id, facility_id, ward_id);
