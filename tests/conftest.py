@@ -14,6 +14,7 @@ from tests.harness import (
     open_database_under_test,
     settings_for_tests,
 )
+from wardgraph.config import Limits
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,10 @@ async def database() -> AsyncIterator[DatabaseUnderTest]:
 
 @pytest.fixture(scope="session")
 async def live_server(database: DatabaseUnderTest) -> AsyncIterator[LiveServer]:
-    server = LiveServer(settings_for_tests(), database.api_url)
+    # The session's server serves every test file from a handful of tokens: its rate limit is
+    # high (tests/test_limits.py proves the limit on servers of its own).
+    server = LiveServer(settings_for_tests(limits=Limits(rate_limit_per_minute=1_000_000)),
+                        database.api_url)
     await server.start()
     try:
         yield server

@@ -101,7 +101,8 @@ class LiveServer:
     def __init__(self, settings: Settings, api_url: str) -> None:
         self.app = create_app(settings, api_url)
         self.server = uvicorn.Server(uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            timeout_graceful_shutdown=5, timeout_keep_alive=120))
         self.task: asyncio.Task[None] | None = None
         self.url = ""
 

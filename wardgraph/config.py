@@ -26,6 +26,27 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from error
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from error
+
+
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped."""
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+# Persisted queries: "apq" registers and serves Automatic Persisted Queries; "allowlist" runs
+# only operations the operator registered (`wardgraph operations add`); "off" ignores them.
+PERSISTED_QUERY_MODES = ("apq", "allowlist", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def parse_duration(text: str) -> int:
     """Seconds in '90s', '15m', '8h', '7d' or a bare number of seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,6 +71,8 @@ class Limits:
     max_body_bytes: int = 1_000_000
     statement_timeout_ms: int = 5000
     rate_limit_per_minute: int = 600
+    # Alerts waiting for one slow WebSocket subscriber before its socket is closed.
+    subscription_queue_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,11 @@ class Settings:
     pool_max_size: int = 20
     pool_timeout_seconds: float = 5.0
     limits: Limits = field(default_factory=Limits)
+    cors_origins: tuple[str, ...] = ()
+    persisted_queries: str = "apq"
+    # How often an open subscription re-checks its token (expiry, revocation) between alerts.
+    subscription_recheck_seconds: float = 30.0
+    log_level: str = "INFO"
 
     @property
     def production(self) -> bool:
@@ -94,6 +122,9 @@ class Settings:
             rate_limit_per_minute=_int(
                 env, "WARDGRAPH_RATE_LIMIT_PER_MINUTE", Limits.rate_limit_per_minute
             ),
+            subscription_queue_size=_int(
+                env, "WARDGRAPH_SUBSCRIPTION_QUEUE_SIZE", Limits.subscription_queue_size
+            ),
         )
         public_key = env.get("WARDGRAPH_JWT_PUBLIC_KEY") or None
         if public_key and not public_key.lstrip().startswith("-----"):
@@ -112,10 +143,21 @@ class Settings:
             login_token_ttl_seconds=parse_duration(env.get("WARDGRAPH_LOGIN_TOKEN_TTL", "15m")),
             pool_min_size=_int(env, "WARDGRAPH_POOL_MIN_SIZE", 2),
             pool_max_size=_int(env, "WARDGRAPH_POOL_MAX_SIZE", 20),
+            pool_timeout_seconds=_float(env, "WARDGRAPH_POOL_TIMEOUT_SECONDS", 5.0),
             limits=limits,
+            cors_origins=_list(env, "WARDGRAPH_CORS_ORIGINS"),
+            persisted_queries=env.get("WARDGRAPH_PERSISTED_QUERIES", "apq").strip().lower(),
+            subscription_recheck_seconds=_float(
+                env, "WARDGRAPH_SUBSCRIPTION_RECHECK_SECONDS", 30.0),
+            log_level=env.get("WARDGRAPH_LOG_LEVEL", "INFO").strip().upper(),
         )
         if settings.env not in ("development", "production"):
             raise ConfigError("WARDGRAPH_ENV must be 'development' or 'production'")
+        if settings.persisted_queries not in PERSISTED_QUERY_MODES:
+            raise ConfigError("WARDGRAPH_PERSISTED_QUERIES must be one of "
+                              + ", ".join(PERSISTED_QUERY_MODES))
+        if settings.log_level not in LOG_LEVELS:
+            raise ConfigError("WARDGRAPH_LOG_LEVEL must be one of " + ", ".join(LOG_LEVELS))
         return settings
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -23,14 +23,20 @@ ROLE_SENTENCES: dict[str, str] = {
                 "facilities they work in.",
     "wg_billing": "Billing staff: read admissions and accrue bed-day charges for their "
                   "facilities, and see no vital signs.",
-    "wg_auditor": "An auditor: reads the organisation, the PHI audit trail and "
-                  "audit.policy_matrix across the tenant, and no clinical data.",
+    "wg_auditor": "An auditor: reads the whole tenant's PHI audit trail and "
+                  "audit.policy_matrix, the organisation of its own facilities, and no PHI.",
     "wg_partner": "A partner system holding a scoped token: reads (or records observations) "
                   "only with the matching scope and only in its token's facilities.",
+    "wg_query_registry": "Owns the auth.* functions that read and register persisted GraphQL "
+                         "queries, a deployment-wide registry with no tenant data; no request "
+                         "runs as it.",
     "wg_audit_writer": "Owns app.record_audit_events(), the only way a request appends to the "
                        "audit trail; no request runs as it.",
     "wg_authenticator": "Owns the auth.* functions that look up a login or a partner token "
                         "before any tenant is known; no request runs as it.",
+    "wg_reporter": "Owns app.daily_report(), which counts a facility's days (observations "
+                   "included) for the caller's facilities, or the whole tenant for ADMIN; no "
+                   "request runs as it.",
     "wg_api": "The API's login role: owns and reads nothing itself (NOINHERIT) and can only "
               "become one of the request roles, one transaction at a time.",
     "wg_tenant": "The group of every role that acts inside one tenant: the restrictive "

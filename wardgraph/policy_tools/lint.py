@@ -20,6 +20,8 @@ from wardgraph.policy_tools import AUDITED_SCHEMAS
 # `true` policy is a hole. The restrictive same-tenant policies still apply to all of them.
 UNRESTRICTED_ROLES: tuple[str, ...] = (
     "wg_admin", "wg_auditor", "wg_audit_writer", "wg_authenticator",
+    # Reads the deployment-wide persisted-query registry (no tenant data) for auth.* functions.
+    "wg_query_registry",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """

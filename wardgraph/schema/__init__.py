@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from wardgraph.schema.root import Mutation, Query
+from wardgraph.schema.root import Mutation, Query, Subscription
 
 TYPES: list[type] = []
 
 
 @cache
-def build_schema(*extensions: type[SchemaExtension]) -> strawberry.Schema:
+def build_schema(
+    *extensions: type[SchemaExtension] | Callable[[], SchemaExtension],
+) -> strawberry.Schema:
     from wardgraph.schema import organisation, patients
 
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[organisation.Tenant, organisation.User, patients.Patient, *TYPES],
         extensions=list(extensions),
         config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
