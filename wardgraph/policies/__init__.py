@@ -26,6 +26,7 @@ POLICY_FILES: tuple[str, ...] = (
     "admissions.sql",
     "observations.sql",
     "bed_days.sql",
+    "reports.sql",
     # Last: views over the catalog, which read what every file above created.
     "audit_matrix.sql",
 )

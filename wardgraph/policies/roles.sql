@@ -9,12 +9,17 @@
 --   wg_audit_writer  owns app.record_audit_event(); the only role that can append audit events.
 --   wg_authenticator owns the auth.* functions that look up a login or a partner token before
 --                    any tenant is known.
+--   wg_query_registry owns the auth.* functions of the persisted-query registry
+--                    (deployment-wide, no tenant data).
+--   wg_reporter      owns app.daily_report(), which counts a facility's day (observations
+--                    included) for callers who may not read the rows it counts.
 do $roles$
 declare
     r text;
 begin
     foreach r in array array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
-                             'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator']
+                             'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
+                             'wg_reporter', 'wg_query_registry']
     loop
         if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
             execute format('create role %I nologin', r);
@@ -28,4 +33,6 @@ $roles$;
 
 grant wg_tenant to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner,
     wg_audit_writer;
+-- A member, so that the same-tenant policies bind what app.daily_report() reads as well.
+grant wg_tenant to wg_reporter;
 grant wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner to wg_api;

@@ -1,3 +1,3 @@
-drop table if exists app.bed_days, app.escalations, app.observations, app.admission_counters,
-    app.bed_stays, app.admissions;
+drop table if exists app.bed_day_watermarks, app.bed_days, app.escalations, app.observations,
+    app.admission_counters, app.bed_stays, app.admissions;
 drop type if exists app.news2_risk, app.consciousness, app.admission_status;

@@ -1,0 +1,45 @@
+"""Bed-day billing: the answer of an accrual run and the input of accrueBedDays."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import strawberry
+
+from wardgraph.context import RequestContext
+from wardgraph.resolvers import billing as resolve
+from wardgraph.schema.money import Money
+from wardgraph.schema.organisation import Facility
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="What one accrueBedDays run did. A stay is billed one bed-day per "
+                 "facility-local midnight it spans (started_at < midnight <= ended_at), at the "
+                 "daily rate of the ward the patient occupies at that midnight; an admission "
+                 "that spans no midnight is billed one bed-day on its admission date. Running "
+                 "again, or twice at once, writes nothing more.")
+class AccrualResult:
+    facility_id: strawberry.Private[UUID]
+    through: date = strawberry.field(description="The last facility-local date charged: every "
+                                     "midnight up to the one that ends it is billed.")
+    charges_created: int = strawberry.field(description="Bed-day charges this run wrote: the "
+                                            "days not charged before (0 when run again).")
+    amount: Money = strawberry.field(description="The total of the charges this run wrote, in "
+                                     "the facility's currency.")
+    bed_days: int = strawberry.field(description="Bed-day charges on the books for the date "
+                                     "`through` after this run, however written (this run, an "
+                                     "earlier one, or a discharge).")
+
+    @strawberry.field(description="The facility accrued.")
+    async def facility(self, info: Info) -> Facility:
+        return await resolve.facility_of(info.context, self.facility_id)
+
+
+@strawberry.input(description="Accrue a facility's bed-day charges up to a local date.")
+class AccrueBedDaysInput:
+    facility_id: strawberry.ID = strawberry.field(description="The facility.")
+    through: date = strawberry.field(description="The last facility-local date to charge; its "
+                                     "midnight must have passed at the facility "
+                                     "(VALIDATION_FAILED otherwise).")

@@ -1,0 +1,40 @@
+"""The daily report: one row per facility-local date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import strawberry
+
+from wardgraph.context import RequestContext
+from wardgraph.resolvers import reports as resolve
+from wardgraph.schema.money import Money
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="One facility-local date of a facility: from its local midnight "
+                 "to the next, 23 or 25 hours on the days clocks change.")
+class DailyReportRow:
+    date: dt.date = strawberry.field(description="The local date, in the facility's zone.")
+    census: int | None = strawberry.field(
+        description="Occupied beds at the midnight census that ends the date (local 00:00 of "
+        "the next date): stays with started_at < midnight <= ended_at. Null while that "
+        "midnight is still to come.")
+    admissions: int = strawberry.field(description="Admissions during the date.")
+    discharges: int = strawberry.field(description="Discharges during the date.")
+    transfers: int = strawberry.field(description="Transfers to another bed during the date.")
+    bed_days: int = strawberry.field(description="Bed-day charges with this date as service "
+                                     "date (from accruals and discharges).")
+    observations: int = strawberry.field(description="Observations (vital signs) recorded "
+                                         "during the date.")
+    escalations: int = strawberry.field(description="NEWS2 escalations raised during the date.")
+    revenue_amount: strawberry.Private[Decimal | None]
+    currency: strawberry.Private[str]
+
+    @strawberry.field(description="The total of the bed-day charges of the date. ADMIN, BILLING "
+                      "and partners holding billing:read; others get null with FORBIDDEN on "
+                      "this field.")
+    def revenue(self, info: Info) -> Money | None:
+        return resolve.revenue(info.context, self.revenue_amount, self.currency)
