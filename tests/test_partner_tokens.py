@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +136,34 @@ async def test_partner_reaches_only_its_tokens_facilities(api: Api, tenant: Tena
     no_scope = await tenant.partner(["billing:read"])
     assert await api.error_code("{ patients { edges { node { mrn } } } }", token=no_scope) == (
         "FORBIDDEN")
+
+
+async def test_revoked_writing_token_records_nothing_more(
+    api: Api, tenant: TenantKit, database: DatabaseUnderTest
+) -> None:
+    patient = await tenant.patient(tenant.facilities["DHK"])
+    data = (await api.data(CREATE, token_input(
+        tenant, scopes=["patients:read", "observations:write"]), tenant.admin_token)
+    )["createPartnerToken"]
+    record = """mutation($i: RecordObservationInput!) { recordObservation(input: $i) { id } }"""
+    vitals = {"patientId": patient, "respirationRate": 16, "spo2": 97, "onOxygen": False,
+              "systolicBp": 120, "pulse": 70, "consciousness": "ALERT", "temperature": 37.0}
+    await api.data(record, {"i": vitals}, data["token"])
+    await api.data(REVOKE, {"id": data["partnerToken"]["id"]}, tenant.admin_token)
+    assert await api.error_code(record, {"i": vitals}, data["token"]) == "UNAUTHENTICATED"
+    rows = await admin_fetch(database.admin_url, "select count(*) as n from app.observations "
+                             "where tenant_id = $1", tenant.tenant_id)
+    assert rows[0]["n"] == 1
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), id="last-character"),
+    pytest.param(lambda t: t[:20], id="a-prefix"),
+    pytest.param(lambda t: t + "x", id="one-character-more"),
+])
+async def test_a_token_that_differs_at_all_is_refused(
+    api: Api, tenant: TenantKit, change: Callable[[str], str]
+) -> None:
+    token = await tenant.partner(["patients:read"])
+    assert (await api.data("{ viewer { kind } }", {}, token))["viewer"]["kind"] == "PARTNER"
+    assert await api.error_code("{ viewer { kind } }", token=change(token)) == "UNAUTHENTICATED"

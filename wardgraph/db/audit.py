@@ -1,11 +1,15 @@
-"""Appending the request's PHI audit events (policies/audit.sql holds the rules)."""
+"""The PHI audit trail: appending a request's events, and reading them back for auditors
+(policies/audit.sql holds the rules; wardgraph/audit_verify.py checks the chain)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
+
+import asyncpg
 
 from wardgraph.db.session import Session
 
@@ -36,3 +40,103 @@ async def record_audit_events(
     await session.execute(
         RECORD_AUDIT_EVENTS, json.dumps([e.as_json() for e in unique]), occurred_at
     )
+
+
+# -- reading the trail (AUDITOR) ---------------------------------------------------------------
+
+EVENT_COLUMNS = (
+    "tenant_id, seq, id, occurred_at, request_id, actor_type, actor_id, actor_role, operation, "
+    "object_type, object_id, patient_id"
+)
+
+# Newest first by (occurred_at, seq); every filter is optional. `from` is inclusive, `to`
+# exclusive, so consecutive windows neither miss nor repeat an event.
+FETCH_AUDIT_EVENTS_PAGE = f"""
+select {EVENT_COLUMNS} from app.audit_events
+where tenant_id = $1
+  and ($2::uuid is null or patient_id = $2)
+  and ($3::uuid is null or (actor_id = $3 and actor_type = $4))
+  and ($5::timestamptz is null or occurred_at >= $5)
+  and ($6::timestamptz is null or occurred_at < $6)
+  and ($7::timestamptz is null or (occurred_at, seq) < ($7, $8::bigint))
+order by occurred_at desc, seq desc
+limit $9
+"""
+
+FETCH_AUDIT_EVENTS_BY_ID = f"""
+select {EVENT_COLUMNS} from app.audit_events where tenant_id = $1 and id = any($2::uuid[])
+"""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    patient_id: UUID | None = None
+    actor_id: UUID | None = None
+    actor_type: str | None = None  # USER or PARTNER, with actor_id
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+async def fetch_audit_events_page(
+    session: Session, tenant_id: UUID, where: EventFilter,
+    after: tuple[datetime, int] | None, limit: int,
+) -> list[asyncpg.Record]:
+    at, seq = after if after else (None, None)
+    return await session.fetch(
+        FETCH_AUDIT_EVENTS_PAGE, tenant_id, where.patient_id, where.actor_id, where.actor_type,
+        where.occurred_from, where.occurred_to, at, seq, limit,
+    )
+
+
+async def fetch_audit_events_by_id(
+    session: Session, tenant_id: UUID, ids: list[UUID]
+) -> list[asyncpg.Record]:
+    return await session.fetch(FETCH_AUDIT_EVENTS_BY_ID, tenant_id, ids)
+
+
+# -- verifying the chain (the operator, as a role that bypasses row security) ------------------
+
+CAN_READ_EVERY_TENANT = """
+select rolsuper or rolbypassrls from pg_catalog.pg_roles where rolname = current_user
+"""
+
+FETCH_TENANTS = """
+select tenant_id, slug from platform.tenants where ($1::text is null or slug = $1) order by slug
+"""
+
+# The fields app.audit_event_hash() serialises, as it serialises them: the epoch is taken by
+# Postgres so that its text is the function's, digit for digit.
+FETCH_CHAIN = """
+select seq, prev_hash, hash, extract(epoch from occurred_at)::text as epoch, request_id,
+       actor_type, actor_id, actor_role, operation, object_type, object_id, patient_id
+from app.audit_events where tenant_id = $1 order by seq
+"""
+
+CHAIN_PREFETCH = 1000
+
+FETCH_CHAIN_HEAD = "select seq, hash from app.audit_chain_heads where tenant_id = $1"
+
+
+async def can_read_every_tenant(connection: asyncpg.Connection) -> bool:
+    return bool(await connection.fetchval(CAN_READ_EVERY_TENANT))
+
+
+async def fetch_tenants(connection: asyncpg.Connection, slug: str | None) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await connection.fetch(FETCH_TENANTS, slug)
+    return rows
+
+
+async def fetch_chain_head(
+    connection: asyncpg.Connection, tenant_id: UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(FETCH_CHAIN_HEAD, tenant_id)
+    return row
+
+
+async def fetch_chain(
+    connection: asyncpg.Connection, tenant_id: UUID
+) -> AsyncIterator[asyncpg.Record]:
+    """A tenant's events in chain order, streamed (inside a transaction): a trail of millions
+    of events is checked in constant memory."""
+    async for row in connection.cursor(FETCH_CHAIN, tenant_id, prefetch=CHAIN_PREFETCH):
+        yield row

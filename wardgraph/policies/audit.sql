@@ -15,6 +15,9 @@ grant select on app.audit_chain_heads to wg_auditor;
 create policy audit_events_same_tenant on app.audit_events as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
+-- Auditors read their whole tenant's trail, whatever facilities they belong to: an event has no
+-- facility, and access across facilities is exactly what an audit must see. No other request
+-- role reads it (ADMIN neither: those whose reads are audited do not review the audit).
 create policy audit_events_auditor_reads on app.audit_events for select to wg_auditor
     using (true);
 create policy audit_events_writer_appends on app.audit_events for all to wg_audit_writer

@@ -18,10 +18,12 @@ grant insert, delete on app.user_facilities to wg_admin;
 create policy users_same_tenant on app.users as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
-create policy users_tenant_wide on app.users to wg_admin, wg_auditor
+create policy users_tenant_wide on app.users to wg_admin
     using (true) with check (true);
--- Staff see themselves and the colleagues who share a facility with them.
-create policy users_colleagues on app.users for select to wg_clinician, wg_nurse, wg_billing
+-- Staff and auditors see themselves and the colleagues who share a facility with them:
+-- membership limits the rows of every role but ADMIN.
+create policy users_colleagues on app.users for select
+    to wg_clinician, wg_nurse, wg_billing, wg_auditor
     using (
         id = (select app.current_user_id())
         or exists (
@@ -36,10 +38,10 @@ create policy users_authenticator_lookup on app.users for select to wg_authentic
 create policy user_facilities_same_tenant on app.user_facilities as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
-create policy user_facilities_tenant_wide on app.user_facilities to wg_admin, wg_auditor
+create policy user_facilities_tenant_wide on app.user_facilities to wg_admin
     using (true) with check (true);
 create policy user_facilities_members on app.user_facilities for select
-    to wg_clinician, wg_nurse, wg_billing
+    to wg_clinician, wg_nurse, wg_billing, wg_auditor
     using (facility_id = any ((select app.current_facility_ids())::uuid[]));
 create policy user_facilities_authenticator_lookup on app.user_facilities for select
     to wg_authenticator

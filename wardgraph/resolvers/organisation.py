@@ -76,7 +76,9 @@ async def ward_beds(context: RequestContext, ward_id: UUID) -> list[types.Bed]:
 
 async def user_facilities(context: RequestContext, user_id: UUID) -> list[types.Facility]:
     user = await context.loaders.user.load(user_id)
-    if user is not None and user["role"] in ("ADMIN", "AUDITOR"):
+    # An administrator works in every facility; every other role, auditors included, in the
+    # facilities it belongs to (policies/facilities.sql).
+    if user is not None and user["role"] == "ADMIN":
         page = await facilities(context, context.settings.limits.max_page_size, None)
         return [edge.node for edge in page.edges]
     rows = await context.loaders.user_facilities.load(user_id)

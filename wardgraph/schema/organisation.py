@@ -124,7 +124,7 @@ class User(Node):
         return cls(id=strawberry.ID(ids.encode("User", row["id"])), db_id=row["id"],
                    email=row["email"], display_name=row["display_name"], role=Role(row["role"]))
 
-    @strawberry.field(description="The facilities the user works in (every facility for ADMIN "
-                      "and AUDITOR).")
+    @strawberry.field(description="The facilities the user works in (every facility for "
+                      "ADMIN).")
     async def facilities(self, info: Info) -> list[Facility]:
         return await resolve.user_facilities(info.context, self.db_id)
