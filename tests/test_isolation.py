@@ -61,7 +61,7 @@ async def test_writes_naming_another_tenants_rows_answer_not_found(
 ) -> None:
     theirs = await seeded(other_tenant)
     token = tenant.admin_token if role is Role.ADMIN else await tenant.user(role)
-    attempts = [
+    attempts: list[tuple[str, dict[str, object]]] = [
         ("mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }",
          {"i": {"mrn": "X1", "givenName": "A", "familyName": "B", "birthDate": "1990-01-01",
                 "facilityId": theirs["facility"]}}),

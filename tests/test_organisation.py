@@ -13,7 +13,8 @@ mutation($input: CreateFacilityInput!) {
   createFacility(input: $input) { id code name timezone currency }
 }"""
 CREATE_WARD = """
-mutation($input: CreateWardInput!) { createWard(input: $input) { id name dailyRate { amount currency } } }
+mutation($input: CreateWardInput!) {
+  createWard(input: $input) { id name dailyRate { amount currency } } }
 """
 
 

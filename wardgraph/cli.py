@@ -248,6 +248,25 @@ def cmd_policies(args: argparse.Namespace) -> int:
         target.stop()
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every chain is intact, 1 when one is broken (tampering), 2 when the check
+    cannot run."""
+    from wardgraph.audit_verify import VerifyError, verify
+
+    target = _with_target(args)
+    try:
+        reports = asyncio.run(verify(target.admin_url, args.tenant))
+    except VerifyError as error:
+        return _fail(str(error))
+    finally:
+        target.stop()
+    for report in reports:
+        print(report.line())
+    broken = [r for r in reports if not r.intact]
+    print(f"{len(reports)} tenant(s) verified, {len(broken)} broken")
+    return 1 if broken else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wardgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -303,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     policies.add_argument("--lint", action="store_true",
                           help="run the security lints; exit 1 on any finding")
     policies.set_defaults(run=cmd_policies)
+
+    audit = commands.add_parser("audit", help="the PHI audit trail").add_subparsers(
+        dest="action", required=True)
+    audit_verify = audit.add_parser(
+        "verify", help="recompute each tenant's hash chain; exit 1 on the first broken link")
+    audit_verify.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    audit_verify.set_defaults(run=cmd_audit_verify)
 
     operations = commands.add_parser(
         "operations", help="the allow-list of GraphQL operations (persisted queries)"

@@ -76,6 +76,13 @@ CONSTRAINTS: dict[str, tuple[str, str | None, str]] = {
         errors.VALIDATION_FAILED, "pulse", "Pulse is out of range"),
     "observations_temperature_range": (
         errors.VALIDATION_FAILED, "temperature", "Temperature is out of range"),
+    # Raised by app.accrue_bed_days() and app.daily_report() (policies/bed_days.sql,
+    # reports.sql), which hold these rules for every caller.
+    "bed_days_through_has_ended": (
+        errors.VALIDATION_FAILED, "through",
+        "That local date has not ended at the facility yet: its midnight is still to come"),
+    "daily_report_range": (
+        errors.VALIDATION_FAILED, "to", "A report covers 1 to 366 dates, `from` first"),
 }
 
 INVALID_TEXT_REPRESENTATION = "22P02"
@@ -83,6 +90,10 @@ NUMERIC_OUT_OF_RANGE = "22003"
 STRING_TOO_LONG = "22001"
 QUERY_CANCELED = "57014"
 DEADLOCK_DETECTED = "40P01"
+# The server shut down or crashed under the request, or is still starting up (57P01-57P03),
+# or the connection itself failed (class 08): nothing the client did, and worth a retry.
+SERVER_GONE = ("57P01", "57P02", "57P03")
+CONNECTION_EXCEPTION_CLASS = "08"
 
 
 def to_app_error(error: asyncpg.PostgresError) -> AppError | None:
@@ -104,6 +115,10 @@ def to_app_error(error: asyncpg.PostgresError) -> AppError | None:
         # Postgres undid this one whole, so sending it again is safe.
         return AppError(errors.SERVICE_UNAVAILABLE,
                         "A simultaneous change got in the way; try again")
+    if error.sqlstate in SERVER_GONE or (error.sqlstate or "").startswith(
+            CONNECTION_EXCEPTION_CLASS):
+        return AppError(errors.SERVICE_UNAVAILABLE,
+                        "The database is unavailable; try again shortly")
     if error.sqlstate == QUERY_CANCELED:
         return AppError(errors.QUERY_TOO_COMPLEX, "The request took too long and was cancelled")
     if error.sqlstate in (INVALID_TEXT_REPRESENTATION, NUMERIC_OUT_OF_RANGE, STRING_TOO_LONG):

@@ -41,7 +41,7 @@ class Loaders:
     def __init__(self, context: RequestContext) -> None:
         self._context = context
         self.facility = self.one(organisation.fetch_facilities_by_id)
-        self.ward = self.one(organisation.fetch_wards_by_id)
+        self.ward = self.one(self._fetch_wards)
         self.bed = self.one(organisation.fetch_beds_by_id)
         self.user = self.one(organisation.fetch_users_by_id)
         self.patient = self.one(patients.fetch_patients_by_id)
@@ -67,6 +67,16 @@ class Loaders:
         self.latest_observation = self.one(observations.fetch_latest_observations, "patient_id")
         # Keys are observations.PageKey(...).encode(): one statement for every patient's page.
         self.observation_pages = self.many(observations.fetch_observation_pages, "page_key")
+
+    async def _fetch_wards(self, session: Session, tenant_id: UUID,
+                           ids: list[UUID]) -> list[asyncpg.Record]:
+        """Wards, priming the facility loader with their facilities: a ward is shown with its
+        facility's currency, and this saves the statement that would fetch it."""
+        rows = await organisation.fetch_wards_with_facility_by_id(session, tenant_id, ids)
+        for row in rows:
+            if row["facility"] is not None:
+                self.facility.prime(row["facility_id"], row["facility"])
+        return rows
 
     async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
                    ) -> list[asyncpg.Record]:

@@ -38,6 +38,15 @@ FETCH_WARDS_BY_ID = f"""
 select {WARD_COLUMNS} from app.wards where tenant_id = $1 and id = any($2::uuid[])
 """
 
+# A ward is always shown with its facility's currency: the facility comes in the same
+# statement, as a record (null where it is not visible), rather than in a second round trip.
+FETCH_WARDS_WITH_FACILITY_BY_ID = """
+select w.tenant_id, w.id, w.facility_id, w.name, w.daily_rate, w.created_at, f as facility
+from app.wards w
+left join app.facilities f on f.tenant_id = w.tenant_id and f.id = w.facility_id
+where w.tenant_id = $1 and w.id = any($2::uuid[])
+"""
+
 FETCH_WARDS_BY_FACILITY = f"""
 select {WARD_COLUMNS} from app.wards
 where tenant_id = $1 and facility_id = any($2::uuid[])
@@ -118,6 +127,13 @@ async def fetch_wards_by_id(
     session: Session, tenant_id: UUID, ids: list[UUID]
 ) -> list[asyncpg.Record]:
     return await session.fetch(FETCH_WARDS_BY_ID, tenant_id, ids)
+
+
+async def fetch_wards_with_facility_by_id(
+    session: Session, tenant_id: UUID, ids: list[UUID]
+) -> list[asyncpg.Record]:
+    """Wards with their facility's row in `facility` (None where it is not visible)."""
+    return await session.fetch(FETCH_WARDS_WITH_FACILITY_BY_ID, tenant_id, ids)
 
 
 async def fetch_wards_by_facility(

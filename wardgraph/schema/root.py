@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from datetime import date, datetime
+from typing import Annotated
+
 import strawberry
 
 from wardgraph.claims import Role as ClaimRole
 from wardgraph.context import RequestContext
-from wardgraph.resolvers import nodes, organisation, patients, viewer
+from wardgraph.resolvers import (
+    admissions,
+    alerts,
+    audit,
+    billing,
+    nodes,
+    observations,
+    organisation,
+    partner_tokens,
+    patients,
+    reports,
+    viewer,
+)
+from wardgraph.schema.admissions import (
+    Admission,
+    AdmitPatientInput,
+    DischargePatientInput,
+    TransferPatientInput,
+)
+from wardgraph.schema.alerts import News2Alert
+from wardgraph.schema.audit import AuditEvent
+from wardgraph.schema.billing import AccrualResult, AccrueBedDaysInput
+from wardgraph.schema.enums import Spo2Scale
 from wardgraph.schema.inputs import (
     CreateBedInput,
     CreateFacilityInput,
@@ -15,9 +41,23 @@ from wardgraph.schema.inputs import (
     CreateWardInput,
     LoginInput,
 )
+from wardgraph.schema.observations import (
+    News2Score,
+    Observation,
+    RecordObservationInput,
+    SetSpo2ScaleInput,
+    VitalsInput,
+)
 from wardgraph.schema.organisation import Bed, Facility, User, Ward
+from wardgraph.schema.partner_tokens import (
+    CreatePartnerTokenInput,
+    CreatePartnerTokenPayload,
+    PartnerToken,
+    RevokePartnerTokenInput,
+)
 from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Connection, Node
+from wardgraph.schema.reports import DailyReportRow
 from wardgraph.schema.viewer import LoginPayload, Viewer
 
 Info = strawberry.Info[RequestContext, None]
@@ -56,6 +96,39 @@ class Query:
     async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
         return await patients.patient(info.context, id)
 
+    @strawberry.field(description="One admission (partners need the admissions:read scope).")
+    async def admission(self, info: Info, id: strawberry.ID) -> Admission | None:
+        return await admissions.admission(info.context, id)
+
+    @strawberry.field(description="One row per facility-local date from `from` to `to` (at most "
+                      "366 dates; ADMIN, BILLING, CLINICIAN; partners need reports:read).")
+    async def daily_report(
+        self, info: Info, facility_id: strawberry.ID,
+        from_: Annotated[date, strawberry.argument(name="from", description="First local date.")],
+        to: Annotated[date, strawberry.argument(description="Last local date (inclusive).")],
+    ) -> list[DailyReportRow]:
+        return await reports.daily_report(info.context, facility_id, from_, to)
+
+    @strawberry.field(description="NEWS2 calculator: scores vital signs and stores nothing (any "
+                      "authenticated caller).")
+    def news2(self, info: Info, vitals: VitalsInput,
+              spo2_scale: Spo2Scale | None = Spo2Scale.SCALE_1) -> News2Score:
+        return observations.calculate(info.context, vitals, spo2_scale or Spo2Scale.SCALE_1)
+
+    @strawberry.field(description="AUDITOR: the PHI audit trail of the tenant, newest first; "
+                      "reading it is not itself audited. Filters: the patient whose data was "
+                      "touched, the actor (a User or PartnerToken id), and a time window.")
+    async def audit_events(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        patient_id: strawberry.ID | None = None, actor_id: strawberry.ID | None = None,
+        occurred_from: Annotated[datetime | None, strawberry.argument(
+            name="from", description="Events at or after this instant.")] = None,
+        occurred_to: Annotated[datetime | None, strawberry.argument(
+            name="to", description="Events before this instant.")] = None,
+    ) -> Connection[AuditEvent]:
+        return await audit.audit_events(info.context, first, after, patient_id, actor_id,
+                                        occurred_from, occurred_to)
+
 
 @strawberry.type(description="Writes. Each runs in one transaction: all of it or none of it.")
 class Mutation:
@@ -88,3 +161,69 @@ class Mutation:
         return await patients.create_patient(
             info.context, input.mrn, input.given_name, input.family_name, input.birth_date,
             input.facility_id, info.context.now.date())
+
+    @strawberry.mutation(description="ADMIN: a scoped token for a partner; the token is shown "
+                         "once.")
+    async def create_partner_token(self, info: Info, input: CreatePartnerTokenInput
+                                   ) -> CreatePartnerTokenPayload:
+        return await partner_tokens.create_partner_token(
+            info.context, input.name, input.scopes, list(input.facility_ids), input.expires_at)
+
+    @strawberry.mutation(description="ADMIN: revoke a partner token; refused from this moment. "
+                         "Takes `id` or `input: {id}`; revoking twice keeps the first time.")
+    async def revoke_partner_token(self, info: Info, id: strawberry.ID | None = None,
+                                   input: RevokePartnerTokenInput | None = None) -> PartnerToken:
+        return await partner_tokens.revoke_partner_token(
+            info.context, partner_tokens.one_id(id, input.id if input else None))
+
+    @strawberry.mutation(description="ADMIN, BILLING: charge a facility's bed-days for every "
+                         "local date up to and including `through`; idempotent. Takes "
+                         "`facilityId` and `through`, or `input`.")
+    async def accrue_bed_days(self, info: Info, facility_id: strawberry.ID | None = None,
+                              through: date | None = None,
+                              input: AccrueBedDaysInput | None = None) -> AccrualResult:
+        return await billing.accrue_bed_days(info.context,
+                                             *billing.one_form(facility_id, through, input))
+
+    @strawberry.mutation(description="Admit a patient to a free bed (ADMIN, CLINICIAN, NURSE). "
+                         "BED_OCCUPIED, PATIENT_ALREADY_ADMITTED or STAY_OVERLAPS when the "
+                         "database refuses it.")
+    async def admit_patient(self, info: Info, input: AdmitPatientInput) -> Admission:
+        return await admissions.admit_patient(
+            info.context, input.patient_id, input.bed_id, input.admitted_at)
+
+    @strawberry.mutation(description="Move an admitted patient to a free bed of the same "
+                         "facility in one step (ADMIN, CLINICIAN, NURSE); if refused, the "
+                         "patient stays where they were.")
+    async def transfer_patient(self, info: Info, input: TransferPatientInput) -> Admission:
+        return await admissions.transfer_patient(
+            info.context, input.admission_id, input.to_bed_id, input.at)
+
+    @strawberry.mutation(description="Discharge a patient (ADMIN, CLINICIAN, NURSE); "
+                         "idempotent.")
+    async def discharge_patient(self, info: Info, input: DischargePatientInput) -> Admission:
+        return await admissions.discharge_patient(
+            info.context, input.admission_id, input.discharged_at)
+
+    @strawberry.mutation(description="Record a patient's vital signs, scored with NEWS2 on the "
+                         "patient's SpO2 scale (NURSE, CLINICIAN; partners with "
+                         "observations:write). A MEDIUM or HIGH risk, or a red score, raises an "
+                         "escalation in the same transaction.")
+    async def record_observation(self, info: Info, input: RecordObservationInput) -> Observation:
+        return await observations.record_observation(info.context, input)
+
+    @strawberry.mutation(description="CLINICIAN: set the NEWS2 SpO2 scale of a patient; who set "
+                         "it and when are recorded.")
+    async def set_spo2_scale(self, info: Info, input: SetSpo2ScaleInput) -> Patient:
+        return await observations.set_spo2_scale(info.context, input.patient_id, input.scale)
+
+
+@strawberry.type(description="Live updates, over WebSocket (graphql-transport-ws) at /graphql, "
+                 "authenticated in connection_init: {\"Authorization\": \"Bearer ...\"}.")
+class Subscription:
+    @strawberry.subscription(description="NEWS2 escalations as they are raised (MEDIUM or HIGH "
+                             "risk, or a red score), of one ward or of every ward the caller "
+                             "sees (ADMIN, CLINICIAN, NURSE; partners need observations:read).")
+    async def news2_alerts(self, info: Info, ward_id: strawberry.ID | None = None
+                           ) -> AsyncGenerator[News2Alert, None]:
+        return await alerts.news2_alerts(info.context, ward_id)

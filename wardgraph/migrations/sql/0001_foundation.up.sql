@@ -171,6 +171,8 @@ create table app.audit_events (
     hash        bytea       not null,
     primary key (tenant_id, seq)
 );
+-- node(id:) fetches an event by its id (the global id an auditor is given).
+create unique index audit_events_id on app.audit_events (tenant_id, id);
 create index audit_events_patient on app.audit_events (tenant_id, patient_id, occurred_at);
 create index audit_events_actor on app.audit_events (tenant_id, actor_id, occurred_at);
 create index audit_events_time on app.audit_events (tenant_id, occurred_at);

@@ -189,3 +189,14 @@ create index bed_days_facility_date on app.bed_days (tenant_id, facility_id, ser
 create index bed_days_ward_bed on app.bed_days (tenant_id, ward_id, bed_id);
 -- Supports the foreign key to wards (a ward's deletion or re-keying looks its charges up).
 create index bed_days_facility_ward on app.bed_days (tenant_id, facility_id, ward_id);
+
+-- How far each facility's bed-day accrual has run (see policies/bed_days.sql): a run charges
+-- the dates after accrued_through, and its lock on the row makes concurrent runs take turns.
+create table app.bed_day_watermarks (
+    tenant_id       uuid        not null,
+    facility_id     uuid        not null,
+    accrued_through date,         -- null until the first run
+    accrued_at      timestamptz,  -- the request clock of the run that last advanced it
+    primary key (tenant_id, facility_id),
+    foreign key (tenant_id, facility_id) references app.facilities (tenant_id, id)
+);

@@ -1,0 +1,156 @@
+"""What each server-path optimisation buys: the ward dashboard served by wardgraph as it is, and
+then with one optimisation undone at a time, in alternating rounds on the same data.
+
+Undoing is done here, at server start, by replacing the piece in the running process (the
+factory `bench.optimisations:app`), so the product carries no switch for it:
+
+  document caches   wardgraph.documents.ParsedDocuments / ValidatedDocuments
+  orjson            the responses encoded with the standard library's json instead
+  no pool reset     asyncpg's default reset round trip on every release (wardgraph.db.pool)
+  ward + facility   the facility fetched by a statement of its own (6 statements, not 5)
+  gc.freeze         the collector walking the schema's objects again (wardgraph.app)
+  uvloop/httptools  uvicorn on asyncio and h11
+
+and, measured the same way, two settings (2 worker processes; a pool of 10 connections) and one
+diagnostic that is not an option: the request without its PHI audit write, which shows what the
+audit trail (which the peer does not keep) costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from starlette.applications import Starlette
+
+UNDO = "WARDGRAPH_BENCH_UNDO"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    undo: str = ""  # what the factory replaces, by the keys of PATCHES
+    workers: int | None = None
+    pool_size: int | None = None
+    loop: str | None = None
+    http: str | None = None
+
+
+VARIANTS = (
+    Variant("as shipped"),
+    Variant("without document caches", undo="caches"),
+    Variant("without orjson", undo="orjson"),
+    Variant("with asyncpg's pool reset", undo="pool_reset"),
+    Variant("without the ward's facility in one statement", undo="ward_facility"),
+    Variant("without gc.freeze", undo="gc_freeze"),
+    Variant("on asyncio/h11", loop="asyncio", http="h11"),
+    Variant("with 2 workers", workers=2),
+    Variant("with a pool of 10", pool_size=10),
+    Variant("diagnostic: no audit write", undo="audit"),
+)
+
+
+def swap(module: ModuleType | type, name: str, value: Any) -> None:
+    """Replace one name of a module for this process."""
+    setattr(module, name, value)
+
+
+def _undo_caches() -> None:
+    import wardgraph.app as app
+    from wardgraph.documents import ParsedDocuments, ValidatedDocuments
+
+    shipped = app.extensions_for
+
+    def extensions_for(*args: Any) -> list[Any]:
+        return [e for e in shipped(*args) if e not in (ParsedDocuments, ValidatedDocuments)]
+
+    swap(app, "extensions_for", extensions_for)
+
+
+def _undo_orjson() -> None:
+    import wardgraph.app as app
+
+    swap(app, "orjson", SimpleNamespace(
+        dumps=lambda data: json.dumps(data, separators=(",", ":"))))
+
+
+def _undo_pool_reset() -> None:
+    import wardgraph.db.pool as pool
+
+    swap(pool, "keep_session", None)  # asyncpg's default reset
+
+
+def _undo_ward_facility() -> None:
+    from wardgraph.db import loaders, organisation
+
+    shipped = loaders.Loaders.__init__
+
+    def __init__(self: loaders.Loaders, context: Any) -> None:
+        shipped(self, context)
+        self.ward = self.one(organisation.fetch_wards_by_id)
+
+    swap(loaders.Loaders, "__init__", __init__)
+
+
+def _undo_gc_freeze() -> None:
+    import wardgraph.app as app
+
+    swap(app, "gc", SimpleNamespace(collect=lambda: 0, freeze=lambda: None))
+
+
+def _undo_audit() -> None:
+    import wardgraph.context as context
+
+    async def record_nothing(*_: Any) -> None:
+        return None
+
+    swap(context, "record_audit_events", record_nothing)
+
+
+PATCHES: dict[str, Callable[[], None]] = {
+    "caches": _undo_caches, "orjson": _undo_orjson, "pool_reset": _undo_pool_reset,
+    "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze, "audit": _undo_audit,
+}
+
+
+def app() -> Starlette:
+    """The uvicorn factory: wardgraph's app with the optimisations named in
+    WARDGRAPH_BENCH_UNDO undone."""
+    from bench.servers import wardgraph_app
+
+    for name in filter(None, os.environ.get(UNDO, "").split(",")):
+        PATCHES[name]()
+    return wardgraph_app()
+
+
+def options_for(variant: Variant, shipped: Any) -> Any:
+    return replace(shipped, workers=variant.workers or shipped.workers,
+                   pool_size=variant.pool_size or shipped.pool_size,
+                   loop=variant.loop or shipped.loop, http=variant.http or shipped.http)
+
+
+def summarise(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dict[str, Any]]:
+    """Medians over the rounds, and what keeping each optimisation buys: the shipped figure
+    over the figure with it undone."""
+    medians = {name: {clients: {key: statistics.median(r[key] for r in rounds)
+                                for key in ("rps", "p50_ms", "p99_ms")}
+                      for clients, rounds in by_clients.items()}
+               for name, by_clients in runs.items()}
+    shipped = medians[VARIANTS[0].name]
+    summary: dict[str, dict[str, Any]] = {}
+    for name, by_clients in medians.items():
+        summary[name] = {}
+        for clients, figures in by_clients.items():
+            base = shipped[clients]
+            summary[name][clients] = {
+                **figures,
+                "shipped_rps_over_this": base["rps"] / figures["rps"] if figures["rps"] else 0,
+                "shipped_p99_over_this": base["p99_ms"] / figures["p99_ms"]
+                if figures["p99_ms"] else 0,
+            }
+    return summary
