@@ -4,6 +4,7 @@ then with one optimisation undone at a time, in alternating rounds on the same d
 Undoing is done here, at server start, by replacing the piece in the running process (the
 factory `bench.optimisations:app`), so the product carries no switch for it:
 
+  planned queries   wardgraph.planned.PlannedQueries (every query through graphql-core's executor)
   document caches   wardgraph.documents.ParsedDocuments / ValidatedDocuments
   orjson            the responses encoded with the standard library's json instead
   no pool reset     asyncpg's default reset round trip on every release (wardgraph.db.pool)
@@ -43,6 +44,7 @@ class Variant:
 
 VARIANTS = (
     Variant("as shipped"),
+    Variant("without planned queries", undo="planned"),
     Variant("without document caches", undo="caches"),
     Variant("without orjson", undo="orjson"),
     Variant("with asyncpg's pool reset", undo="pool_reset"),
@@ -68,6 +70,18 @@ def _undo_caches() -> None:
 
     def extensions_for(*args: Any) -> list[Any]:
         return [e for e in shipped(*args) if e not in (ParsedDocuments, ValidatedDocuments)]
+
+    swap(app, "extensions_for", extensions_for)
+
+
+def _undo_planned() -> None:
+    import wardgraph.app as app
+    from wardgraph.planned import PlannedQueries
+
+    shipped = app.extensions_for
+
+    def extensions_for(*args: Any) -> list[Any]:
+        return [e for e in shipped(*args) if e is not PlannedQueries]
 
     swap(app, "extensions_for", extensions_for)
 
@@ -113,7 +127,8 @@ def _undo_audit() -> None:
 
 
 PATCHES: dict[str, Callable[[], None]] = {
-    "caches": _undo_caches, "orjson": _undo_orjson, "pool_reset": _undo_pool_reset,
+    "planned": _undo_planned, "caches": _undo_caches, "orjson": _undo_orjson,
+    "pool_reset": _undo_pool_reset,
     "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze, "audit": _undo_audit,
 }
 

@@ -47,6 +47,7 @@ from wardgraph.metrics import (
 )
 from wardgraph.persisted_queries import PersistedQueries, PersistedQueryStore
 from wardgraph.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.planned import PlannedQueries
 from wardgraph.schema import build_schema
 from wardgraph.subscriptions import (
     AlertHub,
@@ -98,6 +99,7 @@ def extensions_for(settings: Settings,
         # Last: they step aside for any refusal the extensions above made.
         ParsedDocuments,
         ValidatedDocuments,
+        PlannedQueries,
     ]
     if settings.production:
         extensions.insert(0, DisableIntrospection)

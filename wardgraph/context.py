@@ -60,6 +60,9 @@ class RequestContext:
     # Every statement the request's transaction sent, BEGIN and COMMIT included; known once it
     # has finished (development answers it in the X-SQL-Statements header).
     statements_sent: int = 0
+    # Whether the answer came from the query's plan (wardgraph/planned) rather than the
+    # general executor.
+    planned: bool = False
     _sent_before: int = 0
 
     @property
@@ -156,11 +159,18 @@ class RequestContext:
                     pass
             raise
         finally:
-            self.statements_sent = statements_sent(self._connection) - self._sent_before
+            self.statements_sent += statements_sent(self._connection) - self._sent_before
             await self.state.pool.release(self._connection)
             self._connection = None
             self._session = None
             self._show_statements()
+
+    async def start_over(self) -> None:
+        """Roll back and forget what this request read: its next statement opens a fresh
+        transaction, and its DataLoaders are new. For a read-only plan abandoned on a database
+        error, which leaves the transaction aborted (wardgraph/planned)."""
+        await self.finish(commit=False)
+        self._loaders = None
 
     def _show_statements(self) -> None:
         """In development, the statement count in a response header: how tests and benchmarks

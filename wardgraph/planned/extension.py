@@ -1,0 +1,96 @@
+"""The schema extension that answers a query from its plan when it can."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable
+
+import asyncpg
+from graphql import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from wardgraph.context import RequestContext
+from wardgraph.planned.compile import NotPlannable, OperationPlan, compile_operation
+from wardgraph.planned.run import NotPlanned, Run
+
+log = logging.getLogger(__name__)
+
+# Distinct (document, operation) pairs remembered, with their plan or the fact there is none.
+CACHED_PLANS = 256
+
+
+class _Plans:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[Hashable, OperationPlan | None] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[bool, OperationPlan | None]:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return True, self.entries[key]
+        return False, None
+
+    def put(self, key: Hashable, plan: OperationPlan | None) -> None:
+        self.entries[key] = plan
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_plans = _Plans(CACHED_PLANS)
+
+
+class PlannedQueries(SchemaExtension):
+    """List it last: it runs only for a document every extension before it let through."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        context = ctx.context
+        plan = self._plan() if isinstance(context, RequestContext) else None
+        if plan is not None and ctx.result is None:
+            assert isinstance(context, RequestContext)
+            audited = len(context.audit)
+            try:
+                run = Run(ctx.schema._schema, plan, context, ctx.root_value, ctx.variables)
+                data = await run.data()
+            except Exception as reason:
+                # Anything the plan cannot reproduce exactly, errors above all, is answered by
+                # the general executor; what the plan read stays cached in the DataLoaders.
+                del context.audit[audited:]
+                log.debug("plan abandoned: %r", reason)
+                if _from_the_database(reason):
+                    # The transaction is aborted: the general executor starts from scratch.
+                    await context.start_over()
+            else:
+                context.planned = True
+                ctx.result = ExecutionResult(data=data)
+        yield
+
+    def _plan(self) -> OperationPlan | None:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        if document is None or ctx.query is None:
+            return None
+        key = (ctx.schema, ctx.query, ctx.operation_name)
+        known, plan = _plans.get(key)
+        if not known:
+            try:
+                plan = compile_operation(ctx.schema._schema, document, ctx.operation_name)
+            except NotPlannable:
+                plan = None
+            _plans.put(key, plan)
+        return plan
+
+
+def _from_the_database(error: BaseException | None) -> bool:
+    """Whether a database error caused this one (resolvers re-raise some as AppError)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+__all__ = ["NotPlanned", "PlannedQueries"]
