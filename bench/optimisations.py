@@ -10,6 +10,7 @@ factory `bench.optimisations:app`), so the product carries no switch for it:
   no pool reset     asyncpg's default reset round trip on every release (wardgraph.db.pool)
   ward + facility   the facility fetched by a statement of its own (6 statements, not 5)
   gc.freeze         the collector walking the schema's objects again (wardgraph.app)
+  gc thresholds     the collector at Python's default thresholds (wardgraph.app)
   uvloop/httptools  uvicorn on asyncio and h11
 
 and, measured the same way, two settings (2 worker processes; a pool of 10 connections) and one
@@ -19,6 +20,7 @@ audit trail (which the peer does not keep) costs.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -50,6 +52,7 @@ VARIANTS = (
     Variant("with asyncpg's pool reset", undo="pool_reset"),
     Variant("without the ward's facility in one statement", undo="ward_facility"),
     Variant("without gc.freeze", undo="gc_freeze"),
+    Variant("with the collector's default thresholds", undo="gc_thresholds"),
     Variant("on asyncio/h11", loop="asyncio", http="h11"),
     Variant("with 2 workers", workers=2),
     Variant("with a pool of 10", pool_size=10),
@@ -114,7 +117,14 @@ def _undo_ward_facility() -> None:
 def _undo_gc_freeze() -> None:
     import wardgraph.app as app
 
-    swap(app, "gc", SimpleNamespace(collect=lambda: 0, freeze=lambda: None))
+    swap(app, "gc", SimpleNamespace(collect=lambda: 0, freeze=lambda: None,
+                                    set_threshold=gc.set_threshold))
+
+
+def _undo_gc_thresholds() -> None:
+    import wardgraph.app as app
+
+    swap(app, "COLLECTOR_THRESHOLDS", (700, 10, 10))
 
 
 def _undo_audit() -> None:
@@ -129,7 +139,8 @@ def _undo_audit() -> None:
 PATCHES: dict[str, Callable[[], None]] = {
     "planned": _undo_planned, "caches": _undo_caches, "orjson": _undo_orjson,
     "pool_reset": _undo_pool_reset,
-    "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze, "audit": _undo_audit,
+    "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze,
+    "gc_thresholds": _undo_gc_thresholds, "audit": _undo_audit,
 }
 
 
