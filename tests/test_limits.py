@@ -15,7 +15,7 @@ from tests.harness import Api, DatabaseUnderTest, LiveServer
 from tests.serving import code_of, errors_of, live_server
 from wardgraph.claims import Role
 from wardgraph.config import Limits, Settings
-from wardgraph.limits import DEFAULT_LIST_SIZE, count_tokens, measure
+from wardgraph.limits import DEFAULT_LIST_SIZE, count_tokens, measure, measure_request
 from wardgraph.ratelimit import RateLimited, RateLimiter
 from wardgraph.schema import build_schema
 
@@ -82,6 +82,22 @@ def test_measure_of_nested_fragment_spreads_stays_linear() -> None:
 def test_measure_reads_first_from_variables() -> None:
     document = parse("query($n: Int) { facilities(first: $n) { edges { node { code } } } }")
     assert measure(build_schema()._schema, document, variables={"n": 2}).cost == 1 + 2 * 3
+
+
+def test_a_measure_that_reads_variables_is_taken_again_for_each_request() -> None:
+    text = "query($n: Int) { patients(first: $n) { edges { node { id } } } }"
+    schema, document = build_schema()._schema, parse(text)
+    few = measure_request(schema, document, text, None, {"n": 2}, 100)
+    many = measure_request(schema, document, text, None, {"n": 50}, 100)
+    assert many.cost > few.cost
+    assert measure_request(schema, document, text, None, {"n": 2}, 100) == few
+
+
+def test_a_measure_without_variables_is_remembered_by_document_text() -> None:
+    text = "{ patients(first: 3) { edges { node { id } } } }"
+    schema = build_schema()._schema
+    first = measure_request(schema, parse(text), text, None, None, 100)
+    assert measure_request(schema, parse(text), text, None, None, 100) is first
 
 
 @pytest.mark.parametrize(("text", "tokens"), [

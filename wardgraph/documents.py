@@ -14,15 +14,13 @@ its errors as usual. Cached documents are shared between requests and never modi
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-# Distinct documents remembered; an unbounded cache would let clients grow memory at will.
-CACHED_DOCUMENTS = 256
+from wardgraph.bounded_cache import CACHED_DOCUMENTS, BoundedCache
 
 
 @lru_cache(maxsize=CACHED_DOCUMENTS)
@@ -43,27 +41,8 @@ class ParsedDocuments(SchemaExtension):
         yield
 
 
-class _ValidDocuments:
-    """The keys of documents that validated without errors, least recently used evicted."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.keys: OrderedDict[Hashable, None] = OrderedDict()
-
-    def __contains__(self, key: Hashable) -> bool:
-        if key in self.keys:
-            self.keys.move_to_end(key)
-            return True
-        return False
-
-    def add(self, key: Hashable) -> None:
-        self.keys[key] = None
-        self.keys.move_to_end(key)
-        while len(self.keys) > self.size:
-            self.keys.popitem(last=False)
-
-
-_valid = _ValidDocuments(CACHED_DOCUMENTS)
+# The keys of documents that validated without errors.
+_valid: BoundedCache[bool] = BoundedCache(CACHED_DOCUMENTS)
 
 
 class ValidatedDocuments(SchemaExtension):
@@ -73,9 +52,10 @@ class ValidatedDocuments(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         key = (ctx.schema, ctx.query, tuple(ctx.validation_rules))
-        remembered = ctx.pre_execution_errors is None and ctx.query is not None and key in _valid
+        remembered = (ctx.pre_execution_errors is None and ctx.query is not None
+                      and key in _valid)
         if remembered:
             ctx.pre_execution_errors = []  # strawberry skips its validation
         yield
         if not remembered and ctx.query is not None and ctx.pre_execution_errors == []:
-            _valid.add(key)
+            _valid.put(key, True)

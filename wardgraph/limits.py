@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from wardgraph import errors
+from wardgraph.bounded_cache import BoundedCache
 from wardgraph.config import Limits
 from wardgraph.context import RequestContext
 from wardgraph.errors import AppError
@@ -97,6 +98,7 @@ class _Measurer:
                           if isinstance(d, FragmentDefinitionNode)}
         self.measured: dict[str, Measure] = {}
         self.visiting: set[str] = set()
+        self.read_variables = False  # whether the measure depends on the variables
 
     def selection_set(self, parent: GraphQLNamedType | None,
                       selection_set: SelectionSetNode | None) -> Measure:
@@ -160,6 +162,7 @@ class _Measurer:
             if isinstance(value, IntValueNode):
                 return int(value.value)
             if isinstance(value, VariableNode):
+                self.read_variables = True
                 given = self.variables.get(value.name.value)
                 return given if isinstance(given, int) and not isinstance(given, bool) else None
         return None
@@ -176,16 +179,40 @@ def selected_operation(document: DocumentNode,
 def measure(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None = None,
             variables: dict[str, Any] | None = None, max_page_size: int = 100) -> Measure:
     """Depth, aliases and cost of the operation that would run; zeros if none can be chosen."""
+    return _measured(schema, document, operation_name, variables, max_page_size)[0]
+
+
+def _measured(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
+              variables: dict[str, Any] | None, max_page_size: int) -> tuple[Measure, bool]:
+    """The measure, and whether it depends on the variables (a `first: $n`)."""
     operation = selected_operation(document, operation_name)
     if operation is None:
-        return Measure()
+        return Measure(), False
     root = {
         OperationType.QUERY: schema.query_type,
         OperationType.MUTATION: schema.mutation_type,
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
     measurer = _Measurer(schema, document, variables, max_page_size)
-    return measurer.selection_set(root, operation.selection_set)
+    return measurer.selection_set(root, operation.selection_set), measurer.read_variables
+
+
+# Measures of documents whose measure does not depend on their variables, by document text:
+# the dashboard polled all day is measured once.
+_measures: BoundedCache[Measure] = BoundedCache()
+
+
+def measure_request(schema: GraphQLSchema, document: DocumentNode, query: str,
+                    operation_name: str | None, variables: dict[str, Any] | None,
+                    max_page_size: int) -> Measure:
+    key = (schema, query, operation_name, max_page_size)
+    found = _measures.get(key)
+    if found is None:
+        found, read_variables = _measured(schema, document, operation_name, variables,
+                                          max_page_size)
+        if not read_variables:
+            _measures.put(key, found)
+    return found
 
 
 def refusal(found: Measure, limits: Limits) -> AppError | None:
@@ -233,8 +260,8 @@ class QueryLimits(SchemaExtension):
         limits = _limits_of(ctx.context)
         if (limits is not None and ctx.graphql_document is not None
                 and ctx.pre_execution_errors is None):
-            found = measure(ctx.schema._schema, ctx.graphql_document, ctx.operation_name,
-                            ctx.variables, limits.max_page_size)
+            found = measure_request(ctx.schema._schema, ctx.graphql_document, ctx.query or "",
+                                    ctx.operation_name, ctx.variables, limits.max_page_size)
             refused = refusal(found, limits)
             if refused is not None:
                 # Set before validation runs, so strawberry skips it and answers with this.

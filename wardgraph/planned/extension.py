@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 
 import asyncpg
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
+from wardgraph.bounded_cache import BoundedCache
 from wardgraph.context import RequestContext
 from wardgraph.planned.compile import NotPlannable, OperationPlan, compile_operation
 from wardgraph.planned.run import NotPlanned, Run
 
 log = logging.getLogger(__name__)
 
-# Distinct (document, operation) pairs remembered, with their plan or the fact there is none.
-CACHED_PLANS = 256
-
-
-class _Plans:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[Hashable, OperationPlan | None] = OrderedDict()
-
-    def get(self, key: Hashable) -> tuple[bool, OperationPlan | None]:
-        if key in self.entries:
-            self.entries.move_to_end(key)
-            return True, self.entries[key]
-        return False, None
-
-    def put(self, key: Hashable, plan: OperationPlan | None) -> None:
-        self.entries[key] = plan
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-
-_plans = _Plans(CACHED_PLANS)
+# Per (schema, document, operation): its plan, or NOT_PLANNABLE.
+NOT_PLANNABLE = "not plannable"
+_plans: BoundedCache[OperationPlan | str] = BoundedCache()
 
 
 class PlannedQueries(SchemaExtension):
@@ -72,14 +53,14 @@ class PlannedQueries(SchemaExtension):
         if document is None or ctx.query is None:
             return None
         key = (ctx.schema, ctx.query, ctx.operation_name)
-        known, plan = _plans.get(key)
-        if not known:
+        plan = _plans.get(key)
+        if plan is None:
             try:
                 plan = compile_operation(ctx.schema._schema, document, ctx.operation_name)
             except NotPlannable:
-                plan = None
+                plan = NOT_PLANNABLE
             _plans.put(key, plan)
-        return plan
+        return plan if isinstance(plan, OperationPlan) else None
 
 
 def _from_the_database(error: BaseException | None) -> bool:
