@@ -14,9 +14,9 @@ from starlette.responses import Response
 from wardgraph import errors
 from wardgraph.claims import Claims, Role
 from wardgraph.config import Settings
-from wardgraph.db.audit import AuditEvent, record_audit_events
+from wardgraph.db.audit import AuditEvent, commit_with_audit_events
 from wardgraph.db.pool import statements_sent
-from wardgraph.db.session import SET_CLAIMS, Session, claim_values
+from wardgraph.db.session import Session, begin_with_claims
 
 if TYPE_CHECKING:
     from wardgraph.db.loaders import Loaders
@@ -53,7 +53,6 @@ class RequestContext:
     response: Any = None
     audit: list[AuditEvent] = field(default_factory=list)
     _connection: asyncpg.pool.PoolConnectionProxy | None = None
-    _transaction: Any = None
     _session: Session | None = None
     _loaders: Loaders | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -111,12 +110,8 @@ class RequestContext:
                 ) from error
             self._connection = connection
             self._sent_before = statements_sent(connection)
-            self._transaction = connection.transaction()
-            await self._transaction.start()
-            await connection.execute(
-                SET_CLAIMS,
-                *claim_values(claims, self.request_id, self.settings.limits.statement_timeout_ms),
-            )
+            await begin_with_claims(connection, claims, self.request_id,
+                                    self.settings.limits.statement_timeout_ms)
             self._session = Session(connection)
         return self._session
 
@@ -145,17 +140,15 @@ class RequestContext:
         if self._connection is None:
             return
         try:
-            if commit:
-                if self.audit and self._session is not None:
-                    await record_audit_events(self._session, self.audit, self.now)
-                await self._transaction.commit()
+            if commit and self.audit and self._session is not None:
+                await commit_with_audit_events(self._session, self.audit, self.now)
             else:
-                await self._transaction.rollback()
+                await self._connection.execute("commit" if commit else "rollback")
         except BaseException:
             if not self._connection.is_closed():
                 try:
-                    await self._transaction.rollback()
-                except asyncpg.InterfaceError:
+                    await self._connection.execute("rollback")
+                except (asyncpg.InterfaceError, asyncpg.PostgresError):
                     pass
             raise
         finally:

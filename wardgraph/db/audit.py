@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.db.session import Session
+from wardgraph.db.pool import count_statements
+from wardgraph.db.session import SAFE_LITERAL, Session
 
 RECORD_AUDIT_EVENTS = "select app.record_audit_events($1::jsonb, $2)"
 
@@ -32,14 +34,37 @@ class AuditEvent:
         }
 
 
+# The events' JSON as a literal must match this: a literal's quote or backslash cannot occur.
+SAFE_EVENTS = re.compile(r'[A-Za-z0-9_:.,{}\[\]" \-]*\Z')
+
+
 async def record_audit_events(
     session: Session, events: list[AuditEvent], occurred_at: datetime
 ) -> None:
     """One statement for all of a request's events (deduplicated, in order)."""
-    unique = list(dict.fromkeys(events))
-    await session.execute(
-        RECORD_AUDIT_EVENTS, json.dumps([e.as_json() for e in unique]), occurred_at
-    )
+    await session.execute(RECORD_AUDIT_EVENTS, events_json(events), occurred_at)
+
+
+async def commit_with_audit_events(
+    session: Session, events: list[AuditEvent], occurred_at: datetime
+) -> None:
+    """The events, then COMMIT, in one round trip when the values allow: the events are uuids
+    and names of our own, and the time is an ISO timestamp, so their literals can be written
+    into the script; otherwise (never, in practice) two round trips with bound parameters.
+    If the append fails, the script stops there and the transaction stays open, aborted."""
+    payload = events_json(events)
+    moment = occurred_at.isoformat()
+    if SAFE_EVENTS.match(payload) and SAFE_LITERAL.match(moment):
+        await session.execute(f"select app.record_audit_events('{payload}'::jsonb, "
+                              f"'{moment}'::timestamptz); commit")
+        count_statements(session.connection, 1)  # the script holds two statements
+    else:
+        await record_audit_events(session, events, occurred_at)
+        await session.execute("commit")
+
+
+def events_json(events: list[AuditEvent]) -> str:
+    return json.dumps([e.as_json() for e in dict.fromkeys(events)])
 
 
 # -- reading the trail (AUDITOR) ---------------------------------------------------------------

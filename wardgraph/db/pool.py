@@ -18,6 +18,9 @@ class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.statements_sent = 0
 
+    def count_more(self, statements: int) -> None:
+        self.statements_sent += statements
+
     async def execute(self, query: str, *args: Any, **kwargs: Any) -> str:
         self.statements_sent += 1
         status: str = await super().execute(query, *args, **kwargs)
@@ -39,6 +42,13 @@ class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
     async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
         self.statements_sent += 1
         return await super().fetchval(query, *args, **kwargs)
+
+
+def count_statements(connection: Any, more: int) -> None:
+    """Count the further statements of a script one call sent (BEGIN with the claims)."""
+    count_more = getattr(connection, "count_more", None)  # through a pool's proxy too
+    if count_more is not None:
+        count_more(more)
 
 
 def statements_sent(connection: Any) -> int:

@@ -4,11 +4,19 @@ Claims are set with set_config(..., true) in a single statement, so they are tra
 (SET LOCAL ROLE cannot take a bind parameter; set_config('role', ...) does the same). When the
 transaction ends they are gone, so a pooled connection never carries one request's identity into
 the next, PgBouncer in transaction mode included. Keep "set the claims" in this one place.
+
+BEGIN and the claims travel in one round trip when they can: a round trip costs more than the
+statement on a busy server, and every request pays it. A simple-query message carrying both
+needs the values written into the SQL, so they are written only when each is made of
+characters that cannot end or escape a literal (SAFE_LITERAL: uuids, role and scope names, the
+request id, a number); anything else is bound as a parameter in a second round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from wardgraph.claims import Claims, pg_array
+from wardgraph.db.pool import count_statements
 
 SET_CLAIMS = """
 select set_config('role', $1, true),
@@ -44,6 +53,32 @@ def claim_values(claims: Claims, request_id: str, statement_timeout_ms: int) -> 
     )
 
 
+# Values written into SQL as '...' must match this: no quote, no backslash, nothing else.
+SAFE_LITERAL = re.compile(r"[A-Za-z0-9_:.,{}+\-]*\Z")
+PARAMETER = re.compile(r"\$(\d+)")
+
+
+def inline(sql: str, values: tuple[str, ...]) -> str | None:
+    """The statement with $n replaced by its value as a literal, or None when a value is not
+    provably safe to write there."""
+    if not all(SAFE_LITERAL.match(value) for value in values):
+        return None
+    return PARAMETER.sub(lambda m: "'" + values[int(m.group(1)) - 1] + "'", sql)
+
+
+async def begin_with_claims(connection: asyncpg.Connection, claims: Claims, request_id: str,
+                            statement_timeout_ms: int) -> None:
+    """BEGIN, then the role and claims: one round trip when the values allow (see above)."""
+    values = claim_values(claims, request_id, statement_timeout_ms)
+    script = inline(SET_CLAIMS, values)
+    if script is not None:
+        await connection.execute("begin;" + script)
+        count_statements(connection, 1)  # the script holds two statements
+    else:
+        await connection.execute("begin")
+        await connection.execute(SET_CLAIMS, *values)
+
+
 class Session:
     """The request's connection. Resolvers run concurrently; statements on one connection
     cannot, so each statement takes the lock. Counts statements (for tests and benchmarks)."""
@@ -52,6 +87,7 @@ class Session:
         self.connection = connection
         self.statements = 0
         self._lock = asyncio.Lock()
+        self._savepoints = itertools.count(1)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._lock:
@@ -78,19 +114,21 @@ class Session:
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A nested transaction: an error inside undoes only what was inside."""
+        """A nested transaction: an error inside undoes only what was inside. (Plain SQL: the
+        request's transaction is begun by a script, which asyncpg's transaction API refuses to
+        nest in.)"""
+        name = f"wg_savepoint_{next(self._savepoints)}"
         async with self._lock:
-            transaction = self.connection.transaction()
-            await transaction.start()
+            await self.connection.execute(f"savepoint {name}")
         try:
             yield
         except BaseException:
             async with self._lock:
-                await transaction.rollback()
+                await self.connection.execute(f"rollback to savepoint {name}")
             raise
         else:
             async with self._lock:
-                await transaction.commit()
+                await self.connection.execute(f"release savepoint {name}")
 
 
 @asynccontextmanager
