@@ -55,8 +55,7 @@ class Loaders:
         self.partner_token_facilities = self.many(
             partner_tokens.fetch_partner_token_facility_ids, "token_id")
         self.admission = self.one(admissions.fetch_admissions_by_id)
-        self.active_admission_by_bed = self.one(
-            admissions.fetch_active_admissions_by_bed, "bed_id")
+        self.active_admission_by_bed = self.one(self._fetch_active_admissions_by_bed, "bed_id")
         self.active_admission_by_patient = self.one(
             admissions.fetch_active_admissions_by_patient, "patient_id")
         self.admissions_by_patient = self.many(
@@ -76,6 +75,15 @@ class Loaders:
         for row in rows:
             if row["facility"] is not None:
                 self.facility.prime(row["facility_id"], row["facility"])
+        return rows
+
+    async def _fetch_active_admissions_by_bed(self, session: Session, tenant_id: UUID,
+                                              bed_ids: list[UUID]) -> list[asyncpg.Record]:
+        """Active admissions, priming the patient loader with their patients (None where a
+        patient is not visible, as the patient's own statement would answer)."""
+        rows = await admissions.fetch_active_admissions_by_bed(session, tenant_id, bed_ids)
+        for row in rows:
+            self.patient.prime(row["patient_id"], admissions.patient_in(row))
         return rows
 
     async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
