@@ -3,17 +3,22 @@ way twice — as the API runs them (wg_api becoming wg_nurse, claims set, every 
 and as a role that bypasses RLS with the admin role's privileges (wg_bench_bypass; the same
 claims are set, and the statements' own `tenant_id = $1` still scopes them to the tenant).
 
-Two figures per operation, measured in alternating rounds so that drift hits both alike:
+Two figures per operation, measured in rounds of one run each way, back to back:
   - end to end: operations per second on one connection, as a client sees them (asyncpg
     round trips included, so the policies' share is diluted by what both pay);
   - in the database: execution time per operation from pg_stat_statements, summed over the
     operation's statements (the policies' own cost, undiluted).
+The machine is shared: a burst of someone else's work lands on whichever run is going. So
+each round pairs two adjacent runs, every other round in the other order, and the figures
+are the medians over the rounds (the overheads the median of each round's own ratio), not
+totals a single burst could tip.
 Recording runs in a transaction that is rolled back, so the tables stay as seeded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,7 +36,7 @@ from wardgraph.claims import Claims, Role
 from wardgraph.db import admissions, observations, organisation, patients
 from wardgraph.db.session import SET_CLAIMS, Session, claim_values
 
-ROUNDS = 3
+ROUNDS = 5
 BYPASS_ROLE = "wg_bench_bypass"
 
 Operation = Callable[[Session, Place, int], Awaitable[None]]
@@ -97,7 +102,7 @@ STATEMENTS = {
     "dashboard": (organisation.FETCH_WARDS_WITH_FACILITY_BY_ID, organisation.FETCH_BEDS_BY_WARD,
                   admissions.FETCH_ACTIVE_ADMISSIONS_BY_BED, patients.FETCH_PATIENTS_BY_ID,
                   observations.FETCH_LATEST_OBSERVATIONS),
-    "search": (patients.FETCH_PATIENTS_PAGE,),
+    "search": (patients.SEARCH_PATIENTS_PAGE,),
     "record": (observations.INSERT_OBSERVATION, observations.INSERT_ESCALATION),
 }
 
@@ -153,9 +158,9 @@ class Runner:
         figures.seconds += time.perf_counter() - started
 
 
-async def measure(db: database.BenchDatabase, workloads: Workloads,
-                  seconds_per_round: float) -> dict[str, dict[str, Any]]:
-    """For each operation: both ways' figures and the overhead of the policies."""
+async def measure(db: database.BenchDatabase, workloads: Workloads, seconds_per_round: float,
+                  names: tuple[str, ...] = tuple(STATEMENTS)) -> dict[str, dict[str, Any]]:
+    """For each operation named: both ways' figures and the overhead of the policies."""
     ops = Operations(workloads)
     runner = Runner(workloads)
     operations: dict[str, tuple[Operation, bool]] = {
@@ -166,21 +171,25 @@ async def measure(db: database.BenchDatabase, workloads: Workloads,
                    "bypass": await asyncpg.connect(db.url(BYPASS_ROLE))}
     results: dict[str, dict[str, Any]] = {}
     try:
-        for name, (operation, commit) in operations.items():
-            figures = {who: Figures() for who in connections}
+        for name in names:
+            operation, commit = operations[name]
+            statements = [q.strip() for q in STATEMENTS[name]]
+            rounds: dict[str, list[Figures]] = {who: [] for who in connections}
             # Warm both connections' statement caches before anything is counted.
             for who, connection in connections.items():
                 await runner.rounds(connection, who, operation, commit, 0.5, Figures())
             await database.set_statement_tracking(db.admin_url, True)
-            for _ in range(ROUNDS):
-                for who, connection in connections.items():
-                    await runner.rounds(connection, who, operation, commit, seconds_per_round,
-                                        figures[who])
-            for who in connections:
-                figures[who].database_ms = await execution_ms(
-                    db, roles[who], [q.strip() for q in STATEMENTS[name]])
+            for number in range(ROUNDS):
+                order = list(connections) if number % 2 == 0 else list(connections)[::-1]
+                for who in order:
+                    figures = Figures()
+                    before = await execution_ms(db, roles[who], statements)
+                    await runner.rounds(connections[who], who, operation, commit,
+                                        seconds_per_round, figures)
+                    figures.database_ms = await execution_ms(db, roles[who], statements) - before
+                    rounds[who].append(figures)
             await database.set_statement_tracking(db.admin_url, False)
-            results[name] = report(figures["policies"], figures["bypass"])
+            results[name] = report(rounds["policies"], rounds["bypass"])
     finally:
         for connection in connections.values():
             await connection.close()
@@ -197,17 +206,21 @@ async def execution_ms(db: database.BenchDatabase, role: str, statements: list[s
         await connection.close()
 
 
-def report(policies: Figures, bypass: Figures) -> dict[str, Any]:
+def report(policies: list[Figures], bypass: list[Figures]) -> dict[str, Any]:
+    """Medians over the rounds; each overhead is the median of the rounds' own ratios."""
+    pairs = list(zip(policies, bypass, strict=True))
     return {
-        "policies_per_second": policies.per_second,
-        "bypass_per_second": bypass.per_second,
-        "end_to_end_overhead": bypass.per_second / policies.per_second - 1
-        if policies.per_second else float("nan"),
-        "policies_db_ms": policies.database_ms_per_operation,
-        "bypass_db_ms": bypass.database_ms_per_operation,
-        "database_overhead": policies.database_ms_per_operation
-        / bypass.database_ms_per_operation - 1
-        if bypass.database_ms_per_operation else float("nan"),
+        "rounds": len(pairs),
+        "policies_per_second": statistics.median(p.per_second for p in policies),
+        "bypass_per_second": statistics.median(b.per_second for b in bypass),
+        "end_to_end_overhead": statistics.median(
+            b.per_second / p.per_second - 1 if p.per_second else float("nan")
+            for p, b in pairs),
+        "policies_db_ms": statistics.median(p.database_ms_per_operation for p in policies),
+        "bypass_db_ms": statistics.median(b.database_ms_per_operation for b in bypass),
+        "database_overhead": statistics.median(
+            p.database_ms_per_operation / b.database_ms_per_operation - 1
+            if b.database_ms_per_operation else float("nan") for p, b in pairs),
     }
 
 

@@ -3,7 +3,9 @@
 alter table app.patients enable row level security;
 alter table app.patients force row level security;
 
-grant select (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date, created_at)
+-- The name keys (lower-cased names, generated) are what the patient search filters on.
+grant select (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date, created_at,
+              family_name_key, given_name_key)
     on app.patients to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_partner;
 grant select (spo2_scale, spo2_scale_set_by, spo2_scale_set_at)
     on app.patients to wg_admin, wg_clinician, wg_nurse, wg_partner;
