@@ -7,6 +7,7 @@ tenant may see, and must not outlive the request that read them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from wardgraph.db.session import Session
 
 Fetch = Callable[["Session", UUID, list[Any]], Awaitable[list[asyncpg.Record]]]
+One = DataLoader[Any, asyncpg.Record | None]
+Many = DataLoader[Any, list[asyncpg.Record]]
 
 
 def index_rows(rows: Sequence[asyncpg.Record], keys: Sequence[Hashable],
@@ -38,34 +41,89 @@ def group_rows(rows: Sequence[asyncpg.Record], keys: Sequence[Hashable],
 
 
 class Loaders:
+    """Each loader is made on first use: a request reads a few of these relations, not all."""
+
     def __init__(self, context: RequestContext) -> None:
         self._context = context
-        self.facility = self.one(organisation.fetch_facilities_by_id)
-        self.ward = self.one(self._fetch_wards)
-        self.bed = self.one(organisation.fetch_beds_by_id)
-        self.user = self.one(organisation.fetch_users_by_id)
-        self.patient = self.one(patients.fetch_patients_by_id)
-        # Clinical columns: a role without the column grant is refused by the database, inside a
-        # savepoint so the refusal does not abort the rest of the request.
-        self.spo2_scale = self.one(patients.fetch_spo2_scales, guarded=True)
-        self.wards_by_facility = self.many(organisation.fetch_wards_by_facility, "facility_id")
-        self.beds_by_ward = self.many(organisation.fetch_beds_by_ward, "ward_id")
-        self.user_facilities = self.many(organisation.fetch_user_facility_ids, "user_id")
-        self.partner_token = self.one(partner_tokens.fetch_partner_tokens_by_id)
-        self.partner_token_facilities = self.many(
-            partner_tokens.fetch_partner_token_facility_ids, "token_id")
-        self.admission = self.one(admissions.fetch_admissions_by_id)
-        self.active_admission_by_bed = self.one(self._fetch_active_admissions_by_bed, "bed_id")
-        self.active_admission_by_patient = self.one(
-            admissions.fetch_active_admissions_by_patient, "patient_id")
-        self.admissions_by_patient = self.many(
-            admissions.fetch_admissions_by_patient, "patient_id")
-        self.bed_stays_by_admission = self.many(
-            admissions.fetch_bed_stays_by_admission, "admission_id")
-        self.observation = self.one(observations.fetch_observations_by_id)
-        self.latest_observation = self.one(observations.fetch_latest_observations, "patient_id")
-        # Keys are observations.PageKey(...).encode(): one statement for every patient's page.
-        self.observation_pages = self.many(observations.fetch_observation_pages, "page_key")
+
+    @cached_property
+    def facility(self) -> One:
+        return self.one(organisation.fetch_facilities_by_id)
+
+    @cached_property
+    def ward(self) -> One:
+        return self.one(self._fetch_wards)
+
+    @cached_property
+    def bed(self) -> One:
+        return self.one(organisation.fetch_beds_by_id)
+
+    @cached_property
+    def user(self) -> One:
+        return self.one(organisation.fetch_users_by_id)
+
+    @cached_property
+    def patient(self) -> One:
+        return self.one(patients.fetch_patients_by_id)
+
+    # Clinical columns: a role without the column grant is refused by the database, inside a
+    # savepoint so the refusal does not abort the rest of the request.
+    @cached_property
+    def spo2_scale(self) -> One:
+        return self.one(patients.fetch_spo2_scales, guarded=True)
+
+    @cached_property
+    def wards_by_facility(self) -> Many:
+        return self.many(organisation.fetch_wards_by_facility, "facility_id")
+
+    @cached_property
+    def beds_by_ward(self) -> Many:
+        return self.many(organisation.fetch_beds_by_ward, "ward_id")
+
+    @cached_property
+    def user_facilities(self) -> Many:
+        return self.many(organisation.fetch_user_facility_ids, "user_id")
+
+    @cached_property
+    def partner_token(self) -> One:
+        return self.one(partner_tokens.fetch_partner_tokens_by_id)
+
+    @cached_property
+    def partner_token_facilities(self) -> Many:
+        return self.many(partner_tokens.fetch_partner_token_facility_ids, "token_id")
+
+    @cached_property
+    def admission(self) -> One:
+        return self.one(admissions.fetch_admissions_by_id)
+
+    @cached_property
+    def active_admission_by_bed(self) -> One:
+        return self.one(self._fetch_active_admissions_by_bed, "bed_id")
+
+    @cached_property
+    def active_admission_by_patient(self) -> One:
+        return self.one(admissions.fetch_active_admissions_by_patient, "patient_id")
+
+    @cached_property
+    def admissions_by_patient(self) -> Many:
+        return self.many(admissions.fetch_admissions_by_patient, "patient_id")
+
+    @cached_property
+    def bed_stays_by_admission(self) -> Many:
+        return self.many(admissions.fetch_bed_stays_by_admission, "admission_id")
+
+    @cached_property
+    def observation(self) -> One:
+        return self.one(observations.fetch_observations_by_id)
+
+    @cached_property
+    def latest_observation(self) -> One:
+        return self.one(observations.fetch_latest_observations, "patient_id")
+
+    # Keys are observations.PageKey(...).encode(): one statement for every patient's page.
+    @cached_property
+    def observation_pages(self) -> Many:
+        return self.many(observations.fetch_observation_pages, "page_key")
 
     async def _fetch_wards(self, session: Session, tenant_id: UUID,
                            ids: list[UUID]) -> list[asyncpg.Record]:
