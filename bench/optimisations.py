@@ -8,7 +8,9 @@ factory `bench.optimisations:app`), so the product carries no switch for it:
   document caches   wardgraph.documents.ParsedDocuments / ValidatedDocuments
   orjson            the responses encoded with the standard library's json instead
   no pool reset     asyncpg's default reset round trip on every release (wardgraph.db.pool)
-  ward + facility   the facility fetched by a statement of its own (6 statements, not 5)
+  merged trips      BEGIN and the claims, the audit append and COMMIT, each in two round trips
+                    rather than one (wardgraph.db.session, wardgraph.db.audit)
+  ward + facility   the facility fetched by a statement of its own (one statement more)
   gc.freeze         the collector walking the schema's objects again (wardgraph.app)
   gc thresholds     the collector at Python's default thresholds (wardgraph.app)
   uvloop/httptools  uvicorn on asyncio and h11
@@ -50,6 +52,7 @@ VARIANTS = (
     Variant("without document caches", undo="caches"),
     Variant("without orjson", undo="orjson"),
     Variant("with asyncpg's pool reset", undo="pool_reset"),
+    Variant("without merged round trips", undo="round_trips"),
     Variant("without the ward's facility in one statement", undo="ward_facility"),
     Variant("without gc.freeze", undo="gc_freeze"),
     Variant("with the collector's default thresholds", undo="gc_thresholds"),
@@ -102,6 +105,15 @@ def _undo_pool_reset() -> None:
     swap(pool, "keep_session", None)  # asyncpg's default reset
 
 
+def _undo_round_trips() -> None:
+    import re
+
+    from wardgraph.db import audit, session
+
+    swap(session, "inline", lambda *_: None)
+    swap(audit, "SAFE_EVENTS", re.compile(r"(?!)"))  # matches nothing
+
+
 def _undo_ward_facility() -> None:
     from wardgraph.db import loaders, organisation
 
@@ -130,15 +142,15 @@ def _undo_gc_thresholds() -> None:
 def _undo_audit() -> None:
     import wardgraph.context as context
 
-    async def record_nothing(*_: Any) -> None:
-        return None
+    async def commit_without_audit(session: Any, *_: Any) -> None:
+        await session.execute("commit")
 
-    swap(context, "record_audit_events", record_nothing)
+    swap(context, "commit_with_audit_events", commit_without_audit)
 
 
 PATCHES: dict[str, Callable[[], None]] = {
     "planned": _undo_planned, "caches": _undo_caches, "orjson": _undo_orjson,
-    "pool_reset": _undo_pool_reset,
+    "pool_reset": _undo_pool_reset, "round_trips": _undo_round_trips,
     "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze,
     "gc_thresholds": _undo_gc_thresholds, "audit": _undo_audit,
 }
