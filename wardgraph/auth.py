@@ -86,37 +86,38 @@ VERIFIED_TOKENS = 4096
 
 
 @lru_cache(maxsize=VERIFIED_TOKENS)
-def _verified_payload(token: str, key: str, algorithm: str, issuer: str | None,
-                      audience: str | None) -> dict[str, Any]:
-    payload: dict[str, Any] = jwt.decode(
-        token,
-        key,
-        algorithms=[algorithm],
-        issuer=issuer,
-        audience=audience,
-        options={"require": ["exp", "iat", "sub", "tid", "role"], "verify_exp": False},
-    )
-    return payload
-
-
-def decode_user_token(settings: Settings, token: str, now: datetime) -> Claims:
-    """The claims of a valid user JWT, or AuthError."""
+def _verified_payload(token: str, secret: str | None, public_key: str | None,
+                      issuer: str | None, audience: str | None) -> dict[str, Any]:
+    """The payload of a token whose header, signature and claims hold (AuthError otherwise)."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
         raise AuthError("malformed token") from error
     algorithm = header.get("alg")
-    if algorithm == "HS256" and settings.jwt_secret:
-        key = settings.jwt_secret
-    elif algorithm == "RS256" and settings.jwt_public_key:
-        key = settings.jwt_public_key
+    if algorithm == "HS256" and secret:
+        key = secret
+    elif algorithm == "RS256" and public_key:
+        key = public_key
     else:
         raise AuthError(f"algorithm {algorithm!r} is not accepted")
     try:
-        payload = _verified_payload(token, key, algorithm, settings.jwt_issuer,
-                                    settings.jwt_audience)
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "iat", "sub", "tid", "role"], "verify_exp": False},
+        )
     except jwt.PyJWTError as error:
         raise AuthError(str(error)) from error
+    return payload
+
+
+def decode_user_token(settings: Settings, token: str, now: datetime) -> Claims:
+    """The claims of a valid user JWT, or AuthError."""
+    payload = _verified_payload(token, settings.jwt_secret or None, settings.jwt_public_key or None,
+                                settings.jwt_issuer, settings.jwt_audience)
     # Expiry is checked against the request's clock (which tests can pin), not the OS's.
     if int(payload["exp"]) <= now.timestamp():
         raise AuthError("token expired")
