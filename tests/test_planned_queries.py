@@ -24,7 +24,15 @@ from wardgraph.authenticate import authenticate
 from wardgraph.claims import Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.planned import PlannedQueries
-from wardgraph.planned.compile import NotPlannable, compile_operation
+from wardgraph.planned.compile import (
+    FieldPlan,
+    ListOf,
+    NonNull,
+    NotPlannable,
+    ObjectPlan,
+    compile_operation,
+)
+from wardgraph.planned.run import NotPlanned, _leaf
 from wardgraph.schema import build_schema, ids
 
 ALIASES_AND_FRAGMENTS = """
@@ -233,3 +241,42 @@ async def test_a_database_error_in_a_plan_leaves_the_general_executor_a_fresh_tr
     assert (planned.data, planned.errors, planned.audit) == (
         general.data, general.errors, general.audit)
     assert len(general.data["ward"]["beds"]) == 4
+
+
+def field_plan(plan: ObjectPlan, *keys: str) -> FieldPlan:
+    """The plan of the field at these response keys, through lists and non-nulls."""
+    found: FieldPlan | None = None
+    current: Any = plan
+    for key in keys:
+        while isinstance(current, NonNull | ListOf):
+            current = current.inner if isinstance(current, NonNull) else current.item
+        found = next(f for f in current.fields if f.key == key)
+        current = found.type_plan
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(("keys", "value", "served"), [
+    (("beds", "label"), "A-1", "A-1"),
+    (("beds", "currentAdmission", "patient", "latestObservation", "pulse"), 2**31 - 1, 2**31 - 1),
+    (("beds", "currentAdmission", "patient", "latestObservation", "onOxygen"), False, False),
+], ids=["string", "largest-int", "boolean"])
+def test_a_value_that_serialises_to_itself_is_served_as_it_is(
+    keys: tuple[str, ...], value: Any, served: Any
+) -> None:
+    from graphql import parse
+
+    plan = compile_operation(build_schema()._schema, parse(DASHBOARD), None)
+    field = field_plan(plan.root, "ward", *keys)
+    assert _leaf(field, value) == served and type(_leaf(field, value)) is type(served)
+
+
+@pytest.mark.parametrize("value", [2**31, -(2**31) - 1], ids=["above", "below"])
+def test_an_int_beyond_32_bits_is_left_to_the_general_executor(value: int) -> None:
+    from graphql import parse
+
+    plan = compile_operation(build_schema()._schema, parse(DASHBOARD), None)
+    pulse = field_plan(plan.root, "ward", "beds", "currentAdmission", "patient",
+                       "latestObservation", "pulse")
+    with pytest.raises(NotPlanned):
+        _leaf(pulse, value)

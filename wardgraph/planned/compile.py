@@ -92,6 +92,9 @@ class FieldPlan:
     # The common case, completed inline: an attribute of a scalar or enum type.
     leaf_serialize: Callable[[Any], Any] | None = None
     non_null: bool = False
+    # A value of exactly this Python type serialises to itself (str for String and ID, bool
+    # for Boolean, int for Int within 32 bits): no call needed.
+    unchanged_type: type | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ class _Compiler:
             return FieldPlan(key, type_plan, attribute=strawberry_field.python_name,
                              arguments=arguments, synchronous=synchronous(type_plan),
                              leaf_serialize=leaf.serialize if isinstance(leaf, Leaf) else None,
-                             non_null=non_null)
+                             non_null=non_null, unchanged_type=_unchanged_type(definition))
         function = resolver.wrapped_func
         if isinstance(function, staticmethod | classmethod) or not callable(function):
             raise NotPlannable("resolver")
@@ -235,6 +238,21 @@ class _Compiler:
         if isinstance(output_type, GraphQLObjectType):
             return self.object_plan(output_type, selection_sets)
         raise NotPlannable(f"abstract type {_name(output_type)}")
+
+
+# Samples each built-in scalar must serialise to unchanged for its values to be passed through.
+UNCHANGED_SAMPLES: dict[str, Any] = {"String": "wardgraph", "ID": "V2FyZDox", "Boolean": True,
+                                     "Int": 7}
+
+
+def _unchanged_type(definition: GraphQLField) -> type | None:
+    named = definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else (
+        definition.type)
+    if not isinstance(named, GraphQLScalarType) or named.name not in UNCHANGED_SAMPLES:
+        return None
+    sample = UNCHANGED_SAMPLES[named.name]
+    served = named.serialize(sample)
+    return type(sample) if type(served) is type(sample) and served == sample else None
 
 
 def synchronous(type_plan: TypePlan | None) -> bool:

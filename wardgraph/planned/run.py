@@ -9,7 +9,7 @@ abandons with NotPlanned, and the general executor answers the request instead, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import Any
 
@@ -156,19 +156,30 @@ def _nullable(plan: Any, value: Any) -> Any:
     return plan
 
 
+# GraphQL's Int is 32-bit; a larger int is an error the general executor words.
+INT_RANGE = range(-(2**31), 2**31)
+
+
 def _leaf(field: FieldPlan, value: Any) -> Any:
     if value is None:
         if field.non_null:
             raise NotPlanned("null in a non-null field")
         return None
-    serialized = field.leaf_serialize(value)  # type: ignore[misc]
-    if serialized is None or serialized is Undefined:
-        raise NotPlanned("unserializable")
-    return serialized
+    if type(value) is field.unchanged_type and (type(value) is not int or value in INT_RANGE):
+        return value
+    return _served(field.leaf_serialize, value)  # type: ignore[arg-type]
 
 
 def _serialize(plan: Leaf, value: Any) -> Any:
-    serialized = plan.serialize(value)
+    return _served(plan.serialize, value)
+
+
+def _served(serialize: Callable[[Any], Any], value: Any) -> Any:
+    """The scalar's own serialisation; a value it refuses is the general executor's to word."""
+    try:
+        serialized = serialize(value)
+    except Exception as refused:
+        raise NotPlanned("unserializable") from refused
     if serialized is None or serialized is Undefined:
         raise NotPlanned("unserializable")
     return serialized
