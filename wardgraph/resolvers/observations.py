@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from uuid import UUID
 
 import asyncpg
@@ -79,7 +80,18 @@ def stored_scale(row: asyncpg.Record) -> news2.Spo2Scale:
 def observation(context: RequestContext, row: asyncpg.Record) -> types.Observation:
     """An observation handed to a client: a PHI read in the audit trail."""
     context.audit_read("Observation", row["id"], row["patient_id"])
-    return types.Observation.from_row(row, news2.score(stored_vitals(row), stored_scale(row)))
+    return types.Observation.from_row(row, stored_score(stored_vitals(row), stored_scale(row)))
+
+
+# Scores remembered: a dashboard polled all day shows the same observations on every poll.
+SCORES_REMEMBERED = 4096
+
+
+@lru_cache(maxsize=SCORES_REMEMBERED)
+def stored_score(vitals: news2.Vitals, scale: news2.Spo2Scale) -> types.News2Score:
+    """The NEWS2 breakdown of stored vital signs, a function of them and the scale alone
+    (shared between requests, never modified)."""
+    return types.News2Score.of(news2.score(vitals, scale))
 
 
 def calculate(context: RequestContext, vitals: types.VitalsInput,
@@ -240,7 +252,7 @@ async def record_observation(
     if score.escalates:
         await db.insert_escalation(session, claims.tenant_id, row["id"], context.now)
     context.audit_write("CREATE", "Observation", row["id"], new.patient_id)
-    return types.Observation.from_row(row, score)
+    return types.Observation.from_row(row, types.News2Score.of(score))
 
 
 async def replayed(context: RequestContext, claims: Claims, new: db.NewObservation,

@@ -100,7 +100,7 @@ class Observation(Node):
         "were recorded.")
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record, score: Scored) -> Observation:
+    def from_row(cls, row: asyncpg.Record, score: News2Score) -> Observation:
         return cls(
             id=strawberry.ID(ids.encode("Observation", row["id"])), db_id=row["id"],
             patient_id=row["patient_id"], facility_id=row["facility_id"],
@@ -110,7 +110,7 @@ class Observation(Node):
             consciousness=Consciousness(row["consciousness"]),
             temperature=float(row["temperature"]), recorded_at=row["recorded_at"],
             spo2_scale=Spo2Scale.SCALE_2 if row["spo2_scale"] == 2 else Spo2Scale.SCALE_1,
-            news2=News2Score.of(score))
+            news2=score)
 
     @strawberry.field(description="The patient (partners need the patients:read scope).")
     async def patient(self, info: Info) -> Patient:
