@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from tests.factories import TenantKit, make_tenant
@@ -61,3 +62,13 @@ async def other_tenant(api: Api, database: DatabaseUnderTest) -> TenantKit:
     kit = await make_tenant(api, database.admin_url)
     await kit.facility("DHK", "Asia/Dhaka")
     return kit
+
+
+@pytest.fixture
+async def pool(database: DatabaseUnderTest) -> AsyncIterator[asyncpg.Pool]:
+    """The API role's pool, for documents run in-process (tests/in_process.py)."""
+    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.close()

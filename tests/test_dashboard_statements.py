@@ -20,9 +20,9 @@ from wardgraph.context import STATEMENTS_HEADER
 # What every request that reads sends beside its data: BEGIN, the statement that sets role and
 # claims, the audit write and COMMIT.
 TRANSACTION_STATEMENTS = 4
-# The dashboard's levels: the ward (with its facility), its beds, their admissions (with their
-# patients), the patients' latest observations.
-DASHBOARD_DATA_STATEMENTS = 4
+# The ward (with its facility), then its beds with their occupants: each bed's active admission,
+# its patient and the patient's latest observation (db/ward_occupancy.py).
+DASHBOARD_DATA_STATEMENTS = 2
 
 
 @pytest.fixture(scope="module")

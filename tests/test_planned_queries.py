@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,9 @@ import pytest
 
 from tests.dashboard import DASHBOARD, PATIENT_SEARCH, Ward, occupied_ward
 from tests.factories import TenantKit
-from tests.harness import Api, DatabaseUnderTest, settings_for_tests
-from wardgraph.authenticate import authenticate
+from tests.harness import Api
+from tests.in_process import Answer, answer, ward_variables
 from wardgraph.claims import Role
-from wardgraph.context import AppState, RequestContext
-from wardgraph.planned import PlannedQueries
 from wardgraph.planned.compile import (
     FieldPlan,
     ListOf,
@@ -66,10 +64,6 @@ class Case:
     planned: bool  # whether the plan answers it for a nurse of the ward's facility
 
 
-def ward_variables(ward: Ward) -> dict[str, Any]:
-    return {"ward": ward.ward_id}
-
-
 CASES = [
     Case("dashboard", DASHBOARD, ward_variables, True),
     Case("aliases and fragments", ALIASES_AND_FRAGMENTS, ward_variables, True),
@@ -85,38 +79,8 @@ CASES = [
 
 
 @pytest.fixture
-async def pool(database: DatabaseUnderTest) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=2)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
 async def ward(tenant: TenantKit) -> Ward:
     return await occupied_ward(tenant, 4)
-
-
-@dataclass
-class Answer:
-    data: Any
-    errors: list[tuple[str, Any, Any]]
-    audit: Counter[Any]  # with repeats: an abandoned plan leaves no event behind
-    planned: bool
-
-
-async def answer(pool: asyncpg.Pool, planned: bool, token: str, query: str,
-                 variables: dict[str, Any]) -> Answer:
-    schema = build_schema(PlannedQueries) if planned else build_schema()
-    context = RequestContext(state=AppState(settings_for_tests(), pool))
-    await authenticate(context, f"Bearer {token}")
-    try:
-        result = await schema.execute(query, variables, context_value=context)
-    finally:
-        await context.finish(commit=False)
-    errors = [(e.message, e.path, (e.extensions or {}).get("code")) for e in result.errors or []]
-    return Answer(result.data, errors, Counter(context.audit), context.planned)
 
 
 async def both(pool: asyncpg.Pool, token: str, query: str,

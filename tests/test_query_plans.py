@@ -168,7 +168,7 @@ async def test_dashboard_statements_scan_no_large_table_sequentially(
     as_nurse: asyncpg.Connection, mode: str
 ) -> None:
     statements = await dashboard_statements(database, seeded, nurse)
-    assert len(statements) == 4  # ward, beds, admissions with their patients, observations
+    assert len(statements) == 2  # the ward, its beds with their occupants
     for statement in statements:
         plan = await plan_of(as_nurse, statement, mode)
         assert sequential_scans_of_large_tables(plan) == [], (statement.sql, plan)

@@ -14,7 +14,14 @@ from uuid import UUID
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from wardgraph.db import admissions, observations, organisation, partner_tokens, patients
+from wardgraph.db import (
+    admissions,
+    observations,
+    organisation,
+    partner_tokens,
+    patients,
+    ward_occupancy,
+)
 from wardgraph.db.errors import to_app_error
 
 if TYPE_CHECKING:
@@ -78,7 +85,7 @@ class Loaders:
 
     @cached_property
     def beds_by_ward(self) -> Many:
-        return self.many(organisation.fetch_beds_by_ward, "ward_id")
+        return self.many(self._fetch_beds_by_ward, "ward_id")
 
     @cached_property
     def user_facilities(self) -> Many:
@@ -133,6 +140,26 @@ class Loaders:
         for row in rows:
             if row["facility"] is not None:
                 self.facility.prime(row["facility_id"], row["facility"])
+        return rows
+
+    async def _fetch_beds_by_ward(self, session: Session, tenant_id: UUID,
+                                  ward_ids: list[UUID]) -> list[asyncpg.Record]:
+        """Beds, priming the loaders of their occupants (active admission, patient, latest
+        observation, as far as the role's grants reach): db/ward_occupancy.py says why."""
+        role = self._context.authenticated().role
+        if ward_occupancy.statement_for(role) is None:
+            return await organisation.fetch_beds_by_ward(session, tenant_id, ward_ids)
+        rows = await ward_occupancy.fetch_beds_with_occupants(session, role, tenant_id, ward_ids)
+        with_observations = ward_occupancy.reads_observations(role)
+        for row in rows:
+            admission = ward_occupancy.admission_of(row)
+            self.active_admission_by_bed.prime(row["id"], admission)
+            if admission is None:
+                continue
+            patient = ward_occupancy.patient_of(row)
+            self.patient.prime(admission["patient_id"], patient)
+            if patient is not None and with_observations:
+                self.latest_observation.prime(patient["id"], ward_occupancy.observation_of(row))
         return rows
 
     async def _fetch_active_admissions_by_bed(self, session: Session, tenant_id: UUID,
