@@ -11,6 +11,8 @@ factory `bench.optimisations:app`), so the product carries no switch for it:
   merged trips      BEGIN and the claims, the audit append and COMMIT, each in two round trips
                     rather than one (wardgraph.db.session, wardgraph.db.audit)
   ward + facility   the facility fetched by a statement of its own (one statement more)
+  ward occupancy    beds, admissions, patients and latest observations each by a statement of
+                    its own (three more; wardgraph.db.ward_occupancy)
   gc.freeze         the collector walking the schema's objects again (wardgraph.app)
   gc thresholds     the collector at Python's default thresholds (wardgraph.app)
   uvloop/httptools  uvicorn on asyncio and h11
@@ -54,6 +56,7 @@ VARIANTS = (
     Variant("with asyncpg's pool reset", undo="pool_reset"),
     Variant("without merged round trips", undo="round_trips"),
     Variant("without the ward's facility in one statement", undo="ward_facility"),
+    Variant("without the beds' occupants in one statement", undo="ward_occupancy"),
     Variant("without gc.freeze", undo="gc_freeze"),
     Variant("with the collector's default thresholds", undo="gc_thresholds"),
     Variant("on asyncio/h11", loop="asyncio", http="h11"),
@@ -126,6 +129,12 @@ def _undo_ward_facility() -> None:
     swap(loaders.Loaders, "__init__", __init__)
 
 
+def _undo_ward_occupancy() -> None:
+    from wardgraph.db import ward_occupancy
+
+    swap(ward_occupancy, "STATEMENTS", {})
+
+
 def _undo_gc_freeze() -> None:
     import wardgraph.app as app
 
@@ -151,7 +160,8 @@ def _undo_audit() -> None:
 PATCHES: dict[str, Callable[[], None]] = {
     "planned": _undo_planned, "caches": _undo_caches, "orjson": _undo_orjson,
     "pool_reset": _undo_pool_reset, "round_trips": _undo_round_trips,
-    "ward_facility": _undo_ward_facility, "gc_freeze": _undo_gc_freeze,
+    "ward_facility": _undo_ward_facility, "ward_occupancy": _undo_ward_occupancy,
+    "gc_freeze": _undo_gc_freeze,
     "gc_thresholds": _undo_gc_thresholds, "audit": _undo_audit,
 }
 
