@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,6 +13,7 @@ from tests.harness import (
     Api,
     DatabaseUnderTest,
     LiveServer,
+    _with_database,
     open_database_under_test,
     settings_for_tests,
 )
@@ -72,3 +74,16 @@ async def pool(database: DatabaseUnderTest) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def scratch_url(database: DatabaseUnderTest) -> AsyncIterator[str]:
+    """An empty database of its own on the test server (never the shared one)."""
+    name = f"wardgraph_scratch_{secrets.token_hex(4)}"
+    connection = await asyncpg.connect(database.admin_url)
+    try:
+        await connection.execute(f'create database "{name}"')
+        yield _with_database(database.admin_url, name)
+        await connection.execute(f'drop database "{name}" with (force)')
+    finally:
+        await connection.close()

@@ -6,8 +6,9 @@ observations across a hundred tenants).
 Ids are derived from the shape (md5 of the seed's name and the row's position), so each table's
 rows are generated on their own, with no look-ups between statements. Triggers and foreign-key
 checks are off while seeding (session_replication_role = replica): the statements build
-consistent rows themselves, number the admissions as the trigger would, and fill the admission
-counters so that later admissions continue the numbering.
+consistent rows themselves, number the admissions as the trigger would, fill the admission
+counters so that later admissions continue the numbering, and store on each patient the
+facilities it was admitted to, as app.track_admitted_facilities() would.
 """
 
 from __future__ import annotations
@@ -128,16 +129,24 @@ select md5(concat_ws(':', $1::text, 'tenant', t))::uuid,
 from generate_series(1, $2::int) t, generate_series(1, $3::int) f
 """
 
+# After the admissions (foreign keys are not checked while seeding): each patient's admitted
+# facilities are read from the admissions, in one pass.
 PATIENTS = """
-insert into app.patients (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date)
-select md5(concat_ws(':', $1::text, 'tenant', t))::uuid,
-       md5(concat_ws(':', $1::text, 'patient', t, f, p))::uuid,
-       md5(concat_ws(':', $1::text, 'facility', t, f))::uuid,
+insert into app.patients (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date,
+                          admitted_facility_ids)
+select ids.tenant_id, ids.patient_id, ids.facility_id,
        'F' || f || '-' || lpad(p::text, 6, '0'),
        ($5::text[])[1 + (p * 7 + f) % cardinality($5::text[])],
        ($6::text[])[1 + p % cardinality($6::text[])],
-       date '1935-01-01' + (p * 97 + t * 13) % 25000
-from generate_series(1, $2::int) t, generate_series(1, $3::int) f, generate_series(1, $4::int) p
+       date '1935-01-01' + (p * 97 + t * 13) % 25000,
+       coalesce(admitted.facility_ids, '{}')
+from generate_series(1, $2::int) t, generate_series(1, $3::int) f, generate_series(1, $4::int) p,
+     lateral (select md5(concat_ws(':', $1::text, 'tenant', t))::uuid as tenant_id,
+                     md5(concat_ws(':', $1::text, 'patient', t, f, p))::uuid as patient_id,
+                     md5(concat_ws(':', $1::text, 'facility', t, f))::uuid as facility_id) ids
+left join (select a.tenant_id, a.patient_id, array_agg(distinct a.facility_id) as facility_ids
+           from app.admissions a group by a.tenant_id, a.patient_id) admitted
+    on admitted.tenant_id = ids.tenant_id and admitted.patient_id = ids.patient_id
 """
 
 # Patient p of a facility lies in bed slot (p - 1) mod (wards x beds), in round
@@ -270,11 +279,11 @@ async def seed(connection: asyncpg.Connection, shape: Shape,
         await connection.execute(BEDS, n, t, f, shape.wards, shape.beds)
         await connection.execute(USERS, n, t, f)
         await connection.execute(USER_FACILITIES, n, t, f)
-        await connection.execute(PATIENTS, n, t, f, shape.patients, list(GIVEN_NAMES),
-                                 list(FAMILY_NAMES))
         placement = (n, t, f, shape.wards, shape.beds, shape.patients, shape.occupied_beds(),
                      now)
         await connection.execute(ADMISSIONS, *placement)
+        await connection.execute(PATIENTS, n, t, f, shape.patients, list(GIVEN_NAMES),
+                                 list(FAMILY_NAMES))
         await connection.execute(BED_STAYS, *placement)
         await connection.execute(ADMISSION_COUNTERS, n, t, f, shape.patients, now)
         # In slices of tenants: one statement of a million rows holds a lot of memory.

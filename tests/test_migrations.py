@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from tests.factories import admin_fetch
-from tests.harness import DatabaseUnderTest, _with_database
 from wardgraph.migrations import runner
-
-
-@pytest.fixture
-async def scratch_url(database: DatabaseUnderTest) -> AsyncIterator[str]:
-    """An empty database of its own on the test server (never the shared one)."""
-    name = f"wardgraph_migrations_{secrets.token_hex(4)}"
-    connection = await asyncpg.connect(database.admin_url)
-    try:
-        await connection.execute(f'create database "{name}"')
-        yield _with_database(database.admin_url, name)
-        await connection.execute(f'drop database "{name}" with (force)')
-    finally:
-        await connection.close()
 
 
 async def catalog_fingerprint(url: str) -> list[tuple[object, ...]]:

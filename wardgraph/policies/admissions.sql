@@ -25,17 +25,12 @@ grant update (ended_at) on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
 -- The numbering trigger runs as the admitting role and upserts its facility's counter row.
 grant select, insert, update on app.admission_counters to wg_admin, wg_clinician, wg_nurse;
 
--- Whether the caller can see a patient, under the caller's own RLS on app.patients. A function,
--- not a subquery in the policy: the patients policy reads app.admissions, and the rewriter
--- would report the two policies as recursive. (SET search_path keeps it from being inlined.)
-create or replace function app.patient_is_visible(tenant uuid, patient uuid) returns boolean
-language sql stable
-set search_path = pg_catalog
-as $$
-    select exists (select 1 from app.patients p where p.tenant_id = tenant and p.id = patient)
-$$;
-
-grant execute on function app.patient_is_visible(uuid, uuid) to wg_clinician, wg_nurse;
+-- app.patient_is_visible() asked "can the caller see this patient" for the admissions and
+-- observations policies, as a function because the patients policies read app.admissions and
+-- a subquery would have made the policies recursive. They read the patient's own row now
+-- (admitted_facility_ids), so the policies below ask with a subquery, planned with the
+-- statement instead of called per row with its own search_path.
+drop function if exists app.patient_is_visible(uuid, uuid);
 
 create policy admissions_same_tenant on app.admissions as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
@@ -54,7 +49,9 @@ create policy admissions_partner_needs_scope on app.admissions for select to wg_
 -- own it would accept the id of a patient registered at a facility they do not work in.
 create policy admissions_patient_visible on app.admissions as restrictive for insert
     to wg_clinician, wg_nurse
-    with check (app.patient_is_visible(tenant_id, patient_id));
+    with check (exists (select 1 from app.patients p
+                        where p.tenant_id = admissions.tenant_id
+                          and p.id = admissions.patient_id));
 -- Who admitted and who discharged is whoever is asking: the columns cannot name someone else.
 create policy admissions_admitted_by_caller on app.admissions as restrictive for insert
     to wg_admin, wg_clinician, wg_nurse
@@ -194,3 +191,50 @@ create constraint trigger bed_stays_cover_admission
     for each row execute function app.check_admission_stays();
 
 grant execute on function app.check_admission_stays() to wg_admin, wg_clinician, wg_nurse;
+
+-- Adds the facility of each admission written to app.patients.admitted_facility_ids, which the
+-- patients policies read for "ever admitted to one of the caller's facilities" (policies/
+-- patients.sql). SECURITY DEFINER, owned by wg_admission_tracker: whoever admits (a nurse, a
+-- clinician, an administrator, the superuser) must record the facility, yet no request role may
+-- write the column, and a nurse admitting a patient registered elsewhere may not update that
+-- patient at all. The patients it touches are those of the admissions just written, which the
+-- admitting role's own policies let through. A facility is only ever added: admissions are never
+-- deleted (no role is granted DELETE), so "ever admitted" never shrinks. One statement per
+-- INSERT statement, set-based over its rows; per row for the rare UPDATE that moves an
+-- admission to another facility or patient (no request role may).
+create or replace function app.track_admitted_facilities() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog
+as $$
+begin
+    if tg_level = 'ROW' then
+        update app.patients p
+        set admitted_facility_ids = p.admitted_facility_ids || new.facility_id
+        where p.tenant_id = new.tenant_id and p.id = new.patient_id
+          and not new.facility_id = any (p.admitted_facility_ids);
+        return null;
+    end if;
+    update app.patients p
+    set admitted_facility_ids = p.admitted_facility_ids || array(
+        select distinct a.facility_id from written_admissions a
+        where a.tenant_id = p.tenant_id and a.patient_id = p.id
+          and not a.facility_id = any (p.admitted_facility_ids))
+    from written_admissions w
+    where p.tenant_id = w.tenant_id and p.id = w.patient_id
+      and not w.facility_id = any (p.admitted_facility_ids);
+    return null;
+end
+$$;
+alter function app.track_admitted_facilities() owner to wg_admission_tracker;
+create or replace trigger admissions_track_facilities
+    after insert on app.admissions
+    referencing new table as written_admissions
+    for each statement execute function app.track_admitted_facilities();
+create or replace trigger admissions_track_facility_change
+    after update of facility_id, patient_id on app.admissions
+    for each row
+    when (old.facility_id is distinct from new.facility_id
+          or old.patient_id is distinct from new.patient_id)
+    execute function app.track_admitted_facilities();
+
+grant execute on function app.track_admitted_facilities() to wg_admin, wg_clinician, wg_nurse;

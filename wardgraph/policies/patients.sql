@@ -13,22 +13,26 @@ grant insert (tenant_id, id, facility_id, mrn, given_name, family_name, birth_da
     on app.patients to wg_admin, wg_clinician, wg_nurse;
 -- Only a clinician prescribes the SpO2 target (NEWS2 Scale 2).
 grant update (spo2_scale, spo2_scale_set_by, spo2_scale_set_at) on app.patients to wg_clinician;
+-- The facilities a patient was admitted to are written by app.track_admitted_facilities()
+-- alone (as wg_admission_tracker): no request role inserts or updates admitted_facility_ids.
+-- The function finds the patient by key, which needs SELECT on the columns it reads.
+grant select (tenant_id, id, admitted_facility_ids), update (admitted_facility_ids)
+    on app.patients to wg_admission_tracker;
 
 create policy patients_same_tenant on app.patients as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
 create policy patients_admin_all on app.patients to wg_admin
     using (true) with check (true);
--- Staff see patients registered at, or ever admitted to, one of their facilities.
+-- Staff see patients registered at, or ever admitted to, one of their facilities. Where a
+-- patient was admitted is stored on the patient (admitted_facility_ids, kept by the trigger
+-- app.track_admitted_facilities() in policies/admissions.sql), so the rule reads the row itself
+-- rather than the patient's admissions.
 create policy patients_facility_staff on app.patients for select
     to wg_clinician, wg_nurse, wg_billing
     using (
         facility_id = any ((select app.current_facility_ids())::uuid[])
-        or exists (
-            select 1 from app.admissions a
-            where a.tenant_id = patients.tenant_id
-              and a.patient_id = patients.id
-              and a.facility_id = any ((select app.current_facility_ids())::uuid[])));
+        or admitted_facility_ids && (select app.current_facility_ids())::uuid[]);
 -- Staff register patients at their own facilities only.
 create policy patients_staff_register on app.patients for insert to wg_clinician, wg_nurse
     with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
@@ -37,25 +41,23 @@ create policy patients_staff_register on app.patients for insert to wg_clinician
 create policy patients_clinician_updates on app.patients for update to wg_clinician
     using (
         facility_id = any ((select app.current_facility_ids())::uuid[])
-        or exists (
-            select 1 from app.admissions a
-            where a.tenant_id = patients.tenant_id
-              and a.patient_id = patients.id
-              and a.facility_id = any ((select app.current_facility_ids())::uuid[])))
+        or admitted_facility_ids && (select app.current_facility_ids())::uuid[])
     with check (
         facility_id = any ((select app.current_facility_ids())::uuid[])
-        or exists (
-            select 1 from app.admissions a
-            where a.tenant_id = patients.tenant_id
-              and a.patient_id = patients.id
-              and a.facility_id = any ((select app.current_facility_ids())::uuid[])));
--- Partners need the patients:read scope, and only see their token's facilities.
+        or admitted_facility_ids && (select app.current_facility_ids())::uuid[]);
+-- wg_admission_tracker runs only behind app.track_admitted_facilities(), which updates the
+-- patient of the admission just written, in any tenant: the admitting role's own policies
+-- decided that admission, and the superuser's seeding and maintenance set no claims.
+create policy patients_tracker_reads on app.patients for select to wg_admission_tracker
+    using (true);
+create policy patients_tracker_updates on app.patients for update to wg_admission_tracker
+    using (true) with check (true);
+-- Partners need the patients:read scope, and only see their token's facilities. Where a
+-- patient was admitted is admissions data: a partner sees a patient registered elsewhere for
+-- having been admitted to its facilities only with admissions:read as well.
 create policy patients_partner_needs_scope on app.patients for select to wg_partner
     using (
         (select app.has_scope('patients:read'))
         and (facility_id = any ((select app.current_facility_ids())::uuid[])
-             or exists (
-                select 1 from app.admissions a
-                where a.tenant_id = patients.tenant_id
-                  and a.patient_id = patients.id
-                  and a.facility_id = any ((select app.current_facility_ids())::uuid[]))));
+             or ((select app.has_scope('admissions:read'))
+                 and admitted_facility_ids && (select app.current_facility_ids())::uuid[])));

@@ -13,13 +13,15 @@
 --                    (deployment-wide, no tenant data).
 --   wg_reporter      owns app.daily_report(), which counts a facility's day (observations
 --                    included) for callers who may not read the rows it counts.
+--   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
+--                    facility to app.patients.admitted_facility_ids whoever admits.
 do $roles$
 declare
     r text;
 begin
     foreach r in array array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                              'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                             'wg_reporter', 'wg_query_registry']
+                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker']
     loop
         if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
             execute format('create role %I nologin', r);

@@ -22,6 +22,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     "wg_admin", "wg_auditor", "wg_audit_writer", "wg_authenticator",
     # Reads the deployment-wide persisted-query registry (no tenant data) for auth.* functions.
     "wg_query_registry",
+    # Adds an admission's facility to its patient through app.track_admitted_facilities(), for
+    # whoever admits, the claim-less superuser included.
+    "wg_admission_tracker",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
