@@ -95,21 +95,31 @@ as $$
                             o.consciousness::text, o.temperature, o.spo2_scale)
 $$;
 
-create or replace function bench_peer.like_prefix(text) returns text
+-- The end of the range of keys that start with a lower-cased prefix (keys are C-collated, so
+-- no key starting with the prefix sorts after the prefix followed by the largest code point).
+create or replace function bench_peer.prefix_end(text) returns text
 language sql immutable parallel safe
 as $$
-    select replace(replace(replace(lower($1), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+    select lower($1) || chr(1114111)
 $$;
 
--- Query.searchPatients: an MRN exactly, or a family or given name by prefix, case-insensitive.
+-- Query.searchPatients: an MRN exactly, or a family or given name by prefix, case-insensitive,
+-- on the stored lower-case name keys as wardgraph's statement searches them (a leakproof range
+-- that the policies leave to the indexes). The columns of the row type are listed: the peer's
+-- role may not read admitted_facility_ids, which PostGraphile's Patient does not show anyway.
 create or replace function app.search_patients(search text) returns setof app.patients
 language sql stable
 as $$
-    select p.* from app.patients p
+    select p.tenant_id, p.id, p.facility_id, p.mrn, p.given_name, p.family_name, p.birth_date,
+           p.spo2_scale, p.spo2_scale_set_by, p.spo2_scale_set_at, p.created_at,
+           p.family_name_key, p.given_name_key, null::uuid[]
+    from app.patients p
     where p.tenant_id = (select app.current_tenant_id())
       and (p.mrn = search
-           or lower(p.family_name) like bench_peer.like_prefix(search) escape '\'
-           or lower(p.given_name) like bench_peer.like_prefix(search) escape '\')
+           or (p.family_name_key >= lower(search)
+               and p.family_name_key < bench_peer.prefix_end(search))
+           or (p.given_name_key >= lower(search)
+               and p.given_name_key < bench_peer.prefix_end(search)))
     order by p.family_name, p.given_name, p.id
 $$;
 
@@ -174,7 +184,7 @@ $$;
 grant execute on function bench_peer.news2_scores(integer, integer, boolean, integer, integer,
     text, numeric, integer), bench_peer.news2_risk(integer, boolean),
     bench_peer.news2(integer, integer, boolean, integer, integer, text, numeric, integer),
-    bench_peer.like_prefix(text), app.observations_news2(app.observations),
+    bench_peer.prefix_end(text), app.observations_news2(app.observations),
     app.search_patients(text),
     app.record_observation(uuid, integer, integer, boolean, integer, integer, app.consciousness,
                            numeric)
