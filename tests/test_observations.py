@@ -188,6 +188,18 @@ async def test_nurse_of_another_facility_cannot_record_for_a_patient_they_cannot
     assert await observation_rows(database.admin_url, ward.kit.tenant_id) == []
 
 
+@pytest.mark.parametrize("key", [None, "fresh-key"], ids=["no-key", "with-key"])
+async def test_a_patient_out_of_sight_is_not_found_with_or_without_an_idempotency_key(
+    api: Api, database: DatabaseUnderTest, ward: Ward, key: str | None
+) -> None:
+    elsewhere = await ward.kit.facility("SYL", "Asia/Dhaka")
+    stranger = await ward.kit.user(Role.NURSE, [elsewhere])
+    extra = {"idempotencyKey": key} if key else {}
+    error = await error_of(api, RECORD, record_input(ward.patient, NORMAL, **extra), stranger)
+    assert error["extensions"] == {"code": "NOT_FOUND"}
+    assert await observation_rows(database.admin_url, ward.kit.tenant_id) == []
+
+
 async def test_another_tenants_patient_is_not_found(
     api: Api, database: DatabaseUnderTest, ward: Ward, other_tenant: TenantKit
 ) -> None:

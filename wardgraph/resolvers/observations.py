@@ -239,8 +239,8 @@ async def record_observation(
         temperature=news2.round_temperature(vitals.temperature),
         idempotency_key=checked_key(given.idempotency_key),
     )
-    if await context.loaders.patient.load(new.patient_id) is None:
-        raise errors.not_found()
+    # The statement reads the patient under the caller's policies: a patient the caller may not
+    # see writes nothing (replayed() then tells a retry from an unknown patient).
     # Scored on both scales: the statement that writes the row reads the patient's scale and
     # stores the matching score, so a concurrent setSpo2Scale cannot slip in between.
     one, two = (news2.score(vitals, scale) for scale in SCALES)
@@ -257,11 +257,14 @@ async def record_observation(
 
 async def replayed(context: RequestContext, claims: Claims, new: db.NewObservation,
                    recorded_at_given: bool) -> types.Observation:
-    """The answer to a key that is taken: the first observation, if this is its retry."""
-    if new.idempotency_key is None:  # the patient vanished from view since it was looked up
+    """The answer when nothing was written: the first observation, if this is a retry of it;
+    NOT_FOUND if the caller may not see the patient (the statement found no patient to read)."""
+    if new.idempotency_key is None:
         raise errors.not_found()
     row = await db.fetch_observation_by_idempotency_key(
         await context.db(), claims.tenant_id, new.idempotency_key)
+    if row is None and await context.loaders.patient.load(new.patient_id) is None:
+        raise errors.not_found()
     if row is None or not same_recording(row, new, recorded_at_given):
         raise errors.invalid("idempotencyKey", "This idempotency key was already used for "
                              "another observation")
