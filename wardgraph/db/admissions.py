@@ -13,7 +13,6 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.db.patients import PATIENT_COLUMNS
 from wardgraph.db.session import Session
 
 ADMISSION_COLUMNS = (
@@ -27,19 +26,9 @@ FETCH_ADMISSIONS_BY_ID = f"""
 select {ADMISSION_COLUMNS} from app.admissions where tenant_id = $1 and id = any($2::uuid[])
 """
 
-# The patient's demographics come along (columns every admission reader is granted; null where
-# the policies hide the patient): whoever shows a bed's admission shows its patient, and this
-# saves the dashboard the statement that would fetch them.
-PATIENT_FIELDS = tuple(column.strip() for column in PATIENT_COLUMNS.split(","))
-PATIENT_PREFIX = "patient__"
-
 FETCH_ACTIVE_ADMISSIONS_BY_BED = f"""
-select a.tenant_id, a.id, a.facility_id, a.patient_id, a.bed_id, a.number, a.admitted_at,
-       a.discharged_at, a.status::text as status,
-       {", ".join(f"p.{c} as {PATIENT_PREFIX}{c}" for c in PATIENT_FIELDS)}
-from app.admissions a
-left join app.patients p on p.tenant_id = a.tenant_id and p.id = a.patient_id
-where a.tenant_id = $1 and a.bed_id = any($2::uuid[]) and a.status = 'ACTIVE'
+select {ADMISSION_COLUMNS} from app.admissions
+where tenant_id = $1 and bed_id = any($2::uuid[]) and status = 'ACTIVE'
 """
 
 FETCH_ACTIVE_ADMISSIONS_BY_PATIENT = f"""
@@ -126,15 +115,7 @@ async def fetch_admission(
 async def fetch_active_admissions_by_bed(
     session: Session, tenant_id: UUID, bed_ids: list[UUID]
 ) -> list[asyncpg.Record]:
-    """Active admissions with their patient's columns prefixed (see patient_in)."""
     return await session.fetch(FETCH_ACTIVE_ADMISSIONS_BY_BED, tenant_id, bed_ids)
-
-
-def patient_in(row: asyncpg.Record) -> dict[str, object] | None:
-    """The patient's row carried by an admission row, None where it is not visible."""
-    if row[PATIENT_PREFIX + "id"] is None:
-        return None
-    return {column: row[PATIENT_PREFIX + column] for column in PATIENT_FIELDS}
 
 
 async def fetch_active_admissions_by_patient(

@@ -105,7 +105,7 @@ class Loaders:
 
     @cached_property
     def active_admission_by_bed(self) -> One:
-        return self.one(self._fetch_active_admissions_by_bed, "bed_id")
+        return self.one(admissions.fetch_active_admissions_by_bed, "bed_id")
 
     @cached_property
     def active_admission_by_patient(self) -> One:
@@ -160,15 +160,6 @@ class Loaders:
             self.patient.prime(admission["patient_id"], patient)
             if patient is not None and with_observations:
                 self.latest_observation.prime(patient["id"], ward_occupancy.observation_of(row))
-        return rows
-
-    async def _fetch_active_admissions_by_bed(self, session: Session, tenant_id: UUID,
-                                              bed_ids: list[UUID]) -> list[asyncpg.Record]:
-        """Active admissions, priming the patient loader with their patients (None where a
-        patient is not visible, as the patient's own statement would answer)."""
-        rows = await admissions.fetch_active_admissions_by_bed(session, tenant_id, bed_ids)
-        for row in rows:
-            self.patient.prime(row["patient_id"], admissions.patient_in(row))
         return rows
 
     async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
