@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,12 +27,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 # Allow running as a script from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.servers import Probe, free_port, running
 from tests.admitting import (
     ADMIT,
     DISCHARGE,
@@ -57,7 +55,6 @@ BEDS = 20
 PATIENTS = 200
 ROUNDS = 5
 DISCHARGE_BATCH = 50  # winners discharged concurrently between rounds
-SERVER_START_SECONDS = 30
 KEEP_ALIVE_SECONDS = 120
 
 
@@ -86,41 +83,13 @@ def serve(database_url: str, port: int) -> None:
                 log_level="warning", timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def app_server(database_url: str) -> Iterator[str]:
     """This script again, as the server, on a free loopback port; stopped on the way out."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", database_url, str(port)])
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the app server exited while starting")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the app server did not become ready")
-            time.sleep(0.1)
+    with running([sys.executable, __file__, "--serve", database_url, str(port)], {}, port,
+                 Probe("/readyz")) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def fire(api: Api, nurse: str, bed_ids: list[str],
