@@ -29,6 +29,9 @@ AWKWARD_ZONES = (
 ZONE_PARAMS = [pytest.param(zone, id=zone.replace("/", "-")) for zone in AWKWARD_ZONES]
 
 # The last day of a month and the last day of a year.
+DAY = timedelta(days=1)
+DHAKA = "Asia/Dhaka"
+
 YEAR_END = date(2024, 12, 31)
 MONTH_END = date(2025, 4, 30)
 PERIOD_END_PARAMS = [pytest.param(YEAR_END, id="year-end"),
@@ -186,3 +189,8 @@ async def make_site(kit: TenantKit, code: str, zone: str, rates: tuple[str, ...]
 def zone_code(zone: str) -> str:
     """A facility code for a zone: upper-case letters of its city."""
     return "".join(c for c in zone.rsplit("/", 1)[-1].upper() if c.isalpha())[:10]
+
+
+async def dhaka_site(kit: TenantKit) -> Site:
+    """A Dhaka facility (UTC+6) with two wards, at 100.00 and 400.00 a day."""
+    return await make_site(kit, "DAC", DHAKA, ("100.00", "400.00"), beds_per_ward=4)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +15,7 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api
-from wardgraph.claims import Claims, Role
-from wardgraph.db.session import SET_CLAIMS, claim_values
+from wardgraph.claims import Role
 from wardgraph.news2 import Consciousness, Vitals
 from wardgraph.schema import ids
 
@@ -114,28 +112,6 @@ async def escalation_rows(admin_url: str, tenant_id: uuid.UUID) -> list[asyncpg.
     return await admin_fetch(admin_url, """
         select e.*, e.news2_risk::text as risk from app.escalations e
         where e.tenant_id = $1""", tenant_id)
-
-
-@asynccontextmanager
-async def as_role(admin_url: str, role: Role, tenant_id: uuid.UUID,
-                  facility_ids: tuple[uuid.UUID, ...] = (), scopes: tuple[str, ...] = (),
-                  user_id: uuid.UUID | None = None,
-                  partner_token_id: uuid.UUID | None = None
-                  ) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction that becomes `role` with these claims, set as a request sets them (on a
-    superuser connection: set_config('role', ...) drops the superuser's rights), rolled back."""
-    connection = await asyncpg.connect(admin_url)
-    transaction = connection.transaction()
-    await transaction.start()
-    try:
-        claims = Claims(tenant_id=tenant_id, role=role, user_id=user_id,
-                        partner_token_id=partner_token_id, facility_ids=facility_ids,
-                        scopes=scopes)
-        await connection.execute(SET_CLAIMS, *claim_values(claims, "test", 10_000))
-        yield connection
-    finally:
-        await transaction.rollback()
-        await connection.close()
 
 
 async def released_together(

@@ -18,12 +18,15 @@ from tests.harness import Api, DatabaseUnderTest
 from tests.local_days import (
     ACCRUE,
     ACCRUE_WITH_INPUT,
+    DAY,
+    DHAKA,
     PERIOD_END_PARAMS,
     ZONE_PARAMS,
     Site,
     accrue,
     charged_dates,
     charges,
+    dhaka_site,
     discharge,
     local,
     make_site,
@@ -35,14 +38,10 @@ from tests.local_days import (
 from tests.sql_roles import as_role
 from wardgraph.claims import Role
 
-DAY = timedelta(days=1)
-DHAKA = "Asia/Dhaka"
-
 
 @pytest.fixture
 async def dhaka(tenant: TenantKit) -> Site:
-    """A Dhaka facility (UTC+6) with two wards, at 100.00 and 400.00 a day."""
-    return await make_site(tenant, "DAC", DHAKA, ("100.00", "400.00"), beds_per_ward=4)
+    return await dhaka_site(tenant)
 
 
 def dates(first: date, last: date) -> list[date]:

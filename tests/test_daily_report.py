@@ -19,6 +19,8 @@ from tests.admitting import admit
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.local_days import (
+    DAY,
+    DHAKA,
     PERIOD_END_PARAMS,
     REPORT,
     REPORT_WITHOUT_REVENUE,
@@ -28,6 +30,7 @@ from tests.local_days import (
     census_date,
     census_instant,
     day_start,
+    dhaka_site,
     discharge,
     local,
     make_site,
@@ -41,14 +44,10 @@ from tests.observing import record, vitals
 from tests.sql_roles import as_role
 from wardgraph.claims import Role
 
-DAY = timedelta(days=1)
-DHAKA = "Asia/Dhaka"
-
 
 @pytest.fixture
 async def dhaka(tenant: TenantKit) -> Site:
-    """A Dhaka facility (UTC+6) with two wards, at 100.00 and 400.00 a day."""
-    return await make_site(tenant, "DAC", DHAKA, ("100.00", "400.00"), beds_per_ward=4)
+    return await dhaka_site(tenant)
 
 
 def span(first: date, last: date) -> dict[str, str]:

@@ -22,7 +22,6 @@ from tests.observing import (
     RECORD,
     SET_SPO2_SCALE,
     as_news2,
-    as_role,
     error_of,
     escalation_rows,
     observation_rows,
@@ -31,6 +30,7 @@ from tests.observing import (
     uuid_of,
     vitals,
 )
+from tests.sql_roles import as_role
 from wardgraph import news2
 from wardgraph.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext

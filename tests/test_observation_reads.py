@@ -16,11 +16,11 @@ from tests.observing import (
     NORMAL,
     PATIENT_OBSERVATIONS,
     Ward,
-    as_role,
     make_ward,
     record,
     uuid_of,
 )
+from tests.sql_roles import as_role
 from wardgraph.claims import Role
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)

@@ -21,7 +21,6 @@ from tests.observing import (
     Ward,
     admit,
     as_news2,
-    as_role,
     error_of,
     escalation_rows,
     make_ward,
@@ -32,6 +31,7 @@ from tests.observing import (
     uuid_of,
     vitals,
 )
+from tests.sql_roles import as_role
 from wardgraph import news2
 from wardgraph.claims import Role
 from wardgraph.schema import ids

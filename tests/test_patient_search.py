@@ -16,9 +16,9 @@ import pytest
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.seeding import Seeded, Shape, seed
+from tests.sql_roles import claimed
 from wardgraph.claims import Claims, Role
 from wardgraph.db.patients import SEARCH_PATIENTS_PAGE, prefix_range
-from wardgraph.db.session import SET_CLAIMS, claim_values
 
 SEARCH = """query($s: String, $first: Int, $after: String) {
   patients(search: $s, first: $first, after: $after) {
@@ -164,15 +164,8 @@ async def as_nurse(database: DatabaseUnderTest, seeded: Seeded
     """The API's login role in a transaction with the claims of tenant 1's facility-1 nurse."""
     nurse = Claims(tenant_id=seeded.tenant_id(1), role=Role.NURSE,
                    user_id=seeded.nurse_id(1, 1), facility_ids=(seeded.facility_id(1, 1),))
-    connection = await asyncpg.connect(database.api_url)
-    try:
-        transaction = connection.transaction()
-        await transaction.start()
-        await connection.execute(SET_CLAIMS, *claim_values(nurse, "search-plans", 5000))
+    async with claimed(database.api_url, nurse, request_id="search-plans") as connection:
         yield connection
-        await transaction.rollback()
-    finally:
-        await connection.close()
 
 
 def search_arguments(seeded: Seeded, text: str) -> tuple[Any, ...]:

@@ -27,9 +27,10 @@ from tests.dashboard import DASHBOARD, PATIENT_SEARCH, RECORD_OBSERVATION
 from tests.harness import DatabaseUnderTest, settings_for_tests
 from tests.observing import vitals
 from tests.seeding import Seeded, Shape, seed
+from tests.sql_roles import claimed
 from wardgraph.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
-from wardgraph.db.session import SET_CLAIMS, claim_values
+from wardgraph.db.session import SET_CLAIMS
 from wardgraph.schema import build_schema, ids
 
 # 10 tenants x 2 facilities x 50 patients x 20 observations: 20,000 observations; 1,000 each of
@@ -92,15 +93,8 @@ async def statements_of(database: DatabaseUnderTest, claims: Claims, query: str,
 async def as_nurse(database: DatabaseUnderTest, nurse: Claims
                    ) -> AsyncIterator[asyncpg.Connection]:
     """A connection of the API's login role inside a transaction with the nurse's claims."""
-    connection = await asyncpg.connect(database.api_url)
-    try:
-        transaction = connection.transaction()
-        await transaction.start()
-        await connection.execute(SET_CLAIMS, *claim_values(nurse, "plans", 5000))
+    async with claimed(database.api_url, nurse, request_id="plans") as connection:
         yield connection
-        await transaction.rollback()
-    finally:
-        await connection.close()
 
 
 async def plan_of(connection: asyncpg.Connection, statement: Statement,

@@ -6,8 +6,6 @@ row-level security. And each partner scope opens exactly the tables it names.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,8 +14,8 @@ import pytest
 from tests.factories import admin_fetch
 from tests.harness import DatabaseUnderTest
 from tests.security.world import OTHER_TENANT, OWN, World
+from tests.sql_roles import claimed
 from wardgraph.claims import PARTNER_SCOPES, USER_ROLES, Claims, Role
-from wardgraph.db.session import SET_CLAIMS, claim_values
 
 REQUEST_ROLES = (*USER_ROLES, Role.PARTNER)
 
@@ -55,25 +53,6 @@ class Table:
 async def tables(admin_url: str) -> list[Table]:
     rows = await admin_fetch(admin_url, TABLES)
     return [Table(r["name"], r["has_tenant"], r["refused_by_trigger"]) for r in rows]
-
-
-@asynccontextmanager
-async def as_request(api_url: str, claims: Claims | None,
-                     role: Role) -> AsyncIterator[asyncpg.Connection]:
-    """A wg_api connection as `role` with these claims (None: the role without any claim), in a
-    transaction that is rolled back."""
-    connection = await asyncpg.connect(api_url)
-    transaction = connection.transaction()
-    await transaction.start()
-    try:
-        if claims is None:
-            await connection.execute("select set_config('role', $1, true)", role.db_role)
-        else:
-            await connection.execute(SET_CLAIMS, *claim_values(claims, "probe", 10_000))
-        yield connection
-    finally:
-        await transaction.rollback()
-        await connection.close()
 
 
 def home_claims(world: World, role: Role, facility_site: str = OWN,
@@ -132,7 +111,7 @@ async def test_select_as_each_role_sees_no_row_of_another_tenant(
     home = world.sites[OWN].kit.tenant_id
     seen: list[str] = []
     claims = home_claims(world, role, CLAIMS_VARIANTS[claims_variant])
-    async with as_request(api_url, claims, role) as connection:
+    async with claimed(api_url, claims, role) as connection:
         for table in await tables(world.admin_url):
             if not table.has_tenant:
                 # Deployment-wide tables (no tenant_id) are closed to every request role.
@@ -154,7 +133,7 @@ async def test_select_without_a_tenant_claim_sees_no_row_at_all(
     world: World, api_url: str, role: Role
 ) -> None:
     seen: list[str] = []
-    async with as_request(api_url, None, role) as connection:
+    async with claimed(api_url, None, role) as connection:
         for table in await tables(world.admin_url):
             try:
                 async with connection.transaction():
@@ -172,7 +151,7 @@ async def test_update_and_delete_as_each_role_touch_no_row_of_another_tenant(
     home = world.sites[OWN].kit.tenant_id
     away = world.sites[OTHER_TENANT].kit.tenant_id
     touched: list[str] = []
-    async with as_request(api_url, home_claims(world, role), role) as connection:
+    async with claimed(api_url, home_claims(world, role), role) as connection:
         for table in await tables(world.admin_url):
             if not table.has_tenant:
                 continue
@@ -201,7 +180,7 @@ async def test_insert_as_each_role_into_another_tenant_is_refused(
 ) -> None:
     away = world.sites[OTHER_TENANT].kit.tenant_id
     accepted: list[str] = []
-    async with as_request(api_url, home_claims(world, role), role) as connection:
+    async with claimed(api_url, home_claims(world, role), role) as connection:
         for table in await tables(world.admin_url):
             if not table.has_tenant:
                 continue
@@ -241,7 +220,7 @@ async def test_each_partner_scope_opens_exactly_its_tables(world: World, api_url
     for scope in ("", *PARTNER_SCOPES):
         claims = home_claims(world, Role.PARTNER, scopes=(scope,) if scope else ())
         visible[scope] = set()
-        async with as_request(api_url, claims, Role.PARTNER) as connection:
+        async with claimed(api_url, claims, Role.PARTNER) as connection:
             for table in await tables(world.admin_url):
                 try:
                     async with connection.transaction():
