@@ -76,8 +76,18 @@ def apply_policies() -> None:
     run_sql(f"comment on schema app is '{expected_stamp()}';")
 
 
-def clear_stamp() -> None:
-    """Below head the policies are not applied: the schema carries no stamp, so no check
-    takes it for up to date."""
-    run_sql("do $clear$ begin if exists (select 1 from pg_catalog.pg_namespace "
-            "where nspname = 'app') then comment on schema app is null; end if; end $clear$;")
+def stamp_below_head(revision: str | None) -> None:
+    """Below head the policies are not applied: the stamp names the revision and no digest, so
+    no check takes the schema for up to date."""
+    # A revision id of this package, never input.
+    comment = f"'wardgraph schema {revision} policies none'" if revision else "null"
+    run_sql(STAMP_IF_SCHEMA_SQL.replace("COMMENT", comment))
+
+
+STAMP_IF_SCHEMA_SQL = """
+do $stamp$ begin
+    if exists (select 1 from pg_catalog.pg_namespace where nspname = 'app') then
+        comment on schema app is COMMENT;
+    end if;
+end $stamp$;
+"""

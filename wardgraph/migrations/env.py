@@ -9,7 +9,7 @@ from alembic import context
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
-from wardgraph.migrations.apply import apply_policies, clear_stamp, drop_policies
+from wardgraph.migrations.apply import apply_policies, drop_policies, stamp_below_head
 from wardgraph.migrations.sql_files import run_sql
 from wardgraph.migrations.stamp import READ_STAMP_SQL, expected_stamp
 
@@ -60,7 +60,7 @@ def run_offline() -> None:
         if _reaches_head():
             apply_policies()
         else:
-            clear_stamp()
+            stamp_below_head(None)
 
 
 def run_online() -> None:
@@ -76,7 +76,8 @@ def run_online() -> None:
             if _reaches_head():
                 apply_policies()
             else:
-                clear_stamp()
+                current = context.get_context().get_current_heads()
+                stamp_below_head(current[0] if len(current) == 1 else None)
     engine.dispose()
 
 

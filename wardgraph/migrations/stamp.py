@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from wardgraph.migrations.runner import alembic_config
 from wardgraph.policies import POLICY_FILES, read_policy
 
-STAMP_PATTERN = re.compile(r"^wardgraph schema (?P<revision>\S+) policies sha256:(?P<digest>\w+)$")
+STAMP_PATTERN = re.compile(r"^wardgraph schema (?P<revision>\S+) policies (sha256:\w+|none)$")
 
 READ_STAMP_SQL = """
 select n.nspname is not null as has_schema,

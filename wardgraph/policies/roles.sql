@@ -67,8 +67,9 @@ grant wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner to wg
 -- A migration role that is not a superuser (a managed service has none) may only give a
 -- function to an owner whose rights it holds, and may only replace that function on the next
 -- upgrade while it still holds them: so it becomes a member of the roles that own the
--- SECURITY DEFINER functions. It gains nothing by that: it owns every table already. A
--- superuser needs no membership and gets none.
+-- SECURITY DEFINER functions, and of wg_admin, which the operator's commands (`wardgraph user
+-- create`) become. It gains nothing by that: it owns every table already. A superuser needs no
+-- membership and gets none.
 do $owners$
 declare
     r text;
@@ -77,7 +78,7 @@ begin
         return;
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
-                             'wg_query_registry', 'wg_admission_tracker']
+                             'wg_query_registry', 'wg_admission_tracker', 'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
             execute format('grant %I to current_user', r);
