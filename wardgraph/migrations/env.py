@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
 from wardgraph.migrations.apply import apply_policies, drop_policies, stamp_below_head
+from wardgraph.migrations.runner import DEFAULT_LOCK_TIMEOUT_SECONDS, lock_timeout_sql
 from wardgraph.migrations.sql_files import run_sql
 from wardgraph.migrations.stamp import READ_STAMP_SQL, expected_stamp
 
@@ -27,8 +28,8 @@ def _set_lock_timeout() -> None:
     """Every lock a migration takes waits this long at most, then the migration fails and
     rolls back: a statement queued behind a long query would otherwise hold up every request
     queued behind it (Postgres grants locks in order), for as long as that query runs."""
-    seconds = int(config.attributes.get("lock_timeout_seconds", 5))
-    run_sql(f"set local lock_timeout = '{seconds}s';")
+    run_sql(lock_timeout_sql(config.attributes.get("lock_timeout_seconds",
+                                                    DEFAULT_LOCK_TIMEOUT_SECONDS)))
 
 
 def _reaches_head() -> bool:

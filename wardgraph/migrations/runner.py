@@ -9,6 +9,11 @@ from alembic.config import Config
 DEFAULT_LOCK_TIMEOUT_SECONDS = 5
 
 
+def lock_timeout_sql(seconds: int) -> str:
+    """What every migration runs first (env.py), and what the migration linter sees first."""
+    return f"set local lock_timeout = '{int(seconds)}s';\n"
+
+
 def sqlalchemy_url(database_url: str) -> str:
     """A libpq URL as SQLAlchemy's psycopg dialect wants it."""
     for prefix in ("postgresql://", "postgres://"):
