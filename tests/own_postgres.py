@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ local all all scram-sha-256
 
 
 def start_password_server() -> EmbeddedPostgres:
+    """Stop it with stop_password_server()."""
     folder = Path(tempfile.mkdtemp(prefix="wardgraph-own-", dir="/tmp"))
     folder.chmod(0o755)
     server = EmbeddedPostgres(folder / "pg", settings=THROWAWAY_SETTINGS)
@@ -31,6 +33,11 @@ def start_password_server() -> EmbeddedPostgres:
     (server.pgdata / "pg_hba.conf").write_text(PASSWORD_HBA, encoding="utf-8")
     server.start()
     return server
+
+
+def stop_password_server(server: EmbeddedPostgres) -> None:
+    server.stop()
+    shutil.rmtree(server.pgdata.parent, ignore_errors=True)
 
 
 async def run_sql(url: str, *statements: str) -> None:

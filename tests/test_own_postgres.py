@@ -25,6 +25,7 @@ from tests.own_postgres import (
     one_line_error,
     run_sql,
     start_password_server,
+    stop_password_server,
     wardgraph_cli,
 )
 from wardgraph.db.embedded import EmbeddedPostgres
@@ -40,7 +41,7 @@ def server() -> Iterator[EmbeddedPostgres]:
     try:
         yield server
     finally:
-        server.stop()
+        stop_password_server(server)
 
 
 @pytest.fixture(scope="module")
