@@ -50,7 +50,7 @@ async def test_a_changed_policy_file_is_reapplied_on_the_next_migrate(
     scratch_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from wardgraph import policies
-    from wardgraph.migrations import apply
+    from wardgraph.migrations import apply, stamp
 
     await asyncio.to_thread(runner.upgrade, scratch_url)
     original = policies.read_policy
@@ -63,6 +63,7 @@ async def test_a_changed_policy_file_is_reapplied_on_the_next_migrate(
 
     monkeypatch.setattr(policies, "read_policy", with_extra_comment)
     monkeypatch.setattr(apply, "read_policy", with_extra_comment)
+    monkeypatch.setattr(stamp, "read_policy", with_extra_comment)
     await asyncio.to_thread(runner.upgrade, scratch_url)
     rows = await admin_fetch(scratch_url, "select obj_description('app.wards'::regclass) as c")
     assert rows[0]["c"] == "changed by a later release"

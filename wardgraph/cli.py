@@ -16,11 +16,13 @@ from alembic.util import CommandError
 from wardgraph import auth
 from wardgraph.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
-from wardgraph.db import organisation
+from wardgraph.db import organisation, startup_checks
 from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
 from wardgraph.db.persisted_queries import upsert_allow_listed
 from wardgraph.db.target import DatabaseTarget, open_target
 from wardgraph.migrations import runner
+from wardgraph.migrations.api_password import api_password_in, set_api_password
+from wardgraph.migrations.failures import MigrationFailed, migrate_or_explain
 from wardgraph.persisted_queries import Operation, operations_of
 from wardgraph.policy_tools import command as policy_command
 from wardgraph.policy_tools.connection import AuditError
@@ -41,6 +43,24 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _open(settings: Settings, *, need_admin: bool = True) -> DatabaseTarget:
+    """The database, checked: a configured server that cannot be reached ends in one line."""
+    target = open_target(settings, need_admin=need_admin)
+    if target.embedded is None and target.admin_url is not None:
+        startup_checks.check_reachable(target.admin_url, startup_checks.ADMIN_SETTING)
+    return target
+
+
+def _migrate(settings: Settings, target: DatabaseTarget) -> None:
+    """Migrate to head; a role without what migrations need, or a database error, ends in one
+    line (ConfigError, MigrationFailed)."""
+    admin_url = target.require_admin()
+    if target.embedded is None:
+        startup_checks.check_migration_role(admin_url)
+    seconds = settings.migration_lock_timeout_seconds
+    migrate_or_explain(lambda: runner.upgrade(admin_url, lock_timeout_seconds=seconds), seconds)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -49,12 +69,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wardgraph.log_config import configure_logging
 
     settings = _settings(args).require_secret()
-    target = open_target(settings)
+    target = _open(settings, need_admin=False)
     try:
-        runner.upgrade(target.admin_url)
+        # With the migration role's URL, serve migrates first; with the API's alone (the
+        # production setup: the API holds no DDL rights), it only checks the schema.
+        if target.admin_url is not None:
+            _migrate(settings, target)
+        startup_checks.check_api_role(target.api_url)
         url = f"http://{settings.host}:{settings.port}/graphql"
         if args.demo:
-            tenants = asyncio.run(seed_demo(target.admin_url))
+            tenants = asyncio.run(seed_demo(target.require_admin()))
             print(describe(settings, tenants, url), flush=True)
         print(f"wardgraph serving {url}" + ("" if settings.production else " (GraphiQL there)"),
               flush=True)
@@ -74,11 +98,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _with_target(args: argparse.Namespace) -> DatabaseTarget:
-    return open_target(_settings(args))
+    return _open(_settings(args))
 
 
 # Offline migrations only print SQL: alembic needs a dialect from the URL, never a server.
 OFFLINE_URL = "postgresql://offline/wardgraph"
+
+
+# `wardgraph migrate` exits with this when a lock was not granted in time: EX_TEMPFAIL, so
+# that a deploy script can tell "run it again" from "fix something first".
+EXIT_RETRY = 75
+EXIT_BEHIND = 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -91,11 +121,43 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 0
     if args.from_revision:
         return _fail("--from is for --sql (printing a release's SQL from that revision)")
-    target = _with_target(args)
+    settings = _settings(args)
+    if args.check:
+        return _check_schema(settings)
+    target = _open(settings)
     try:
-        runner.upgrade(target.admin_url)
+        admin_url = target.require_admin()
+        try:
+            _migrate(settings, target)
+        except MigrationFailed as failure:
+            print(f"wardgraph: {failure}", file=sys.stderr)
+            return EXIT_RETRY if failure.retryable else 2
+        password = api_password_in(settings.database_url)
+        if password is not None:
+            set_api_password(admin_url, password)
+            print("wg_api's password is set from WARDGRAPH_DATABASE_URL")
+        print(startup_checks.schema_state(admin_url, startup_checks.ADMIN_SETTING).message)
     finally:
         target.stop()
+    return 0
+
+
+def _check_schema(settings: Settings) -> int:
+    """Exit 0 when this version's `wardgraph migrate` has nothing to do, 1 when the database
+    is behind. Any role that can connect may ask: the API's URL does, for a readiness probe."""
+    target = _open(settings, need_admin=not settings.database_url)
+    try:
+        if target.admin_url is not None:
+            url, setting = target.admin_url, startup_checks.ADMIN_SETTING
+        else:
+            url, setting = target.api_url, startup_checks.API_SETTING
+        state = startup_checks.schema_state(url, setting)
+    finally:
+        target.stop()
+    if state.behind:
+        print(f"wardgraph: {state.message}: run `wardgraph migrate`", file=sys.stderr)
+        return EXIT_BEHIND
+    print(state.message)
     return 0
 
 
@@ -103,10 +165,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     from wardgraph.demo import describe, seed_demo
 
     settings = _settings(args).require_secret()
-    target = open_target(settings)
+    target = _open(settings)
     try:
-        runner.upgrade(target.admin_url)
-        tenants = asyncio.run(seed_demo(target.admin_url))
+        admin_url = target.require_admin()
+        _migrate(settings, target)
+        tenants = asyncio.run(seed_demo(admin_url))
         print(describe(settings, tenants, f"http://{settings.host}:{settings.port}/graphql"))
     finally:
         target.stop()
@@ -125,8 +188,9 @@ async def _tenant_create(admin_url: str, slug: str, name: str) -> str:
 def cmd_tenant_create(args: argparse.Namespace) -> int:
     target = _with_target(args)
     try:
-        runner.upgrade(target.admin_url)
-        print(asyncio.run(_tenant_create(target.admin_url, args.slug, args.name)))
+        admin_url = target.require_admin()
+        _migrate(_settings(args), target)
+        print(asyncio.run(_tenant_create(admin_url, args.slug, args.name)))
     except asyncpg.UniqueViolationError:
         return _fail(f"a tenant with slug {args.slug!r} already exists")
     except asyncpg.CheckViolationError:
@@ -164,7 +228,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         return _fail("a password has at least 12 characters")
     target = _with_target(args)
     try:
-        print(asyncio.run(_user_create(target.admin_url, args, password)))
+        print(asyncio.run(_user_create(target.require_admin(), args, password)))
     except LookupError as error:
         return _fail(str(error))
     except asyncpg.UniqueViolationError:
@@ -189,9 +253,9 @@ async def _lookup_user(admin_url: str, tenant: str, email: str) -> asyncpg.Recor
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
     settings = _settings(args).require_secret()
-    target = open_target(settings)
+    target = _open(settings)
     try:
-        row = asyncio.run(_lookup_user(target.admin_url, args.tenant, args.email))
+        row = asyncio.run(_lookup_user(target.require_admin(), args.tenant, args.email))
     finally:
         target.stop()
     if row is None:
@@ -228,8 +292,9 @@ def cmd_operations_add(args: argparse.Namespace) -> int:
             return _fail(f"{path}: {error}")
     target = _with_target(args)
     try:
-        runner.upgrade(target.admin_url)
-        asyncio.run(_allow_list(target.admin_url, operations))
+        admin_url = target.require_admin()
+        _migrate(_settings(args), target)
+        asyncio.run(_allow_list(admin_url, operations))
     finally:
         target.stop()
     for operation in operations:
@@ -240,7 +305,7 @@ def cmd_operations_add(args: argparse.Namespace) -> int:
 def cmd_policies(args: argparse.Namespace) -> int:
     target = _with_target(args)
     try:
-        return policy_command.run(target.admin_url, output_format=args.format,
+        return policy_command.run(target.require_admin(), output_format=args.format,
                                   drift=args.check, lints=args.lint)
     except AuditError as error:
         return _fail(str(error))
@@ -255,7 +320,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     target = _with_target(args)
     try:
-        reports = asyncio.run(verify(target.admin_url, args.tenant))
+        reports = asyncio.run(verify(target.require_admin(), args.tenant))
     except VerifyError as error:
         return _fail(str(error))
     finally:
@@ -281,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--sql", action="store_true", help="print the SQL instead (offline)")
     migrate.add_argument("--from", dest="from_revision", metavar="REV",
                          help="with --sql: start at this revision, e.g. the last release's")
+    migrate.add_argument("--check", action="store_true",
+                         help="exit 0 when the database is up to date, 1 when it is behind")
     migrate.set_defaults(run=cmd_migrate)
 
     seed = commands.add_parser("seed-demo", help="seed demo data and print tokens")

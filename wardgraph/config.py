@@ -97,6 +97,8 @@ class Settings:
     # How often an open subscription re-checks its token (expiry, revocation) between alerts.
     subscription_recheck_seconds: float = 30.0
     log_level: str = "INFO"
+    # How long `wardgraph migrate` waits for a lock before it gives up (and can be retried).
+    migration_lock_timeout_seconds: int = 5
 
     @property
     def production(self) -> bool:
@@ -150,12 +152,16 @@ class Settings:
             subscription_recheck_seconds=_float(
                 env, "WARDGRAPH_SUBSCRIPTION_RECHECK_SECONDS", 30.0),
             log_level=env.get("WARDGRAPH_LOG_LEVEL", "INFO").strip().upper(),
+            migration_lock_timeout_seconds=parse_duration(
+                env.get("WARDGRAPH_MIGRATION_LOCK_TIMEOUT") or "5s"),
         )
         if settings.env not in ("development", "production"):
             raise ConfigError("WARDGRAPH_ENV must be 'development' or 'production'")
         if settings.persisted_queries not in PERSISTED_QUERY_MODES:
             raise ConfigError("WARDGRAPH_PERSISTED_QUERIES must be one of "
                               + ", ".join(PERSISTED_QUERY_MODES))
+        if settings.migration_lock_timeout_seconds < 1:
+            raise ConfigError("WARDGRAPH_MIGRATION_LOCK_TIMEOUT must be at least 1s")
         if settings.log_level not in LOG_LEVELS:
             raise ConfigError("WARDGRAPH_LOG_LEVEL must be one of " + ", ".join(LOG_LEVELS))
         return settings

@@ -6,9 +6,8 @@ the wg_* roles is cleared first, then each file runs, all in the migration's tra
 live catalog therefore holds exactly what the files say, and nothing an earlier version said.
 """
 
-import hashlib
-
 from wardgraph.migrations.sql_files import run_sql
+from wardgraph.migrations.stamp import expected_stamp
 from wardgraph.policies import POLICY_FILES, read_policy
 
 APP_SCHEMAS = ("app", "platform", "auth", "audit")
@@ -34,6 +33,25 @@ end
 $reset$;
 """
 
+# RESET_SQL's revoke takes EXECUTE from the wg_* roles that own functions too. An owner has it on
+# a fresh database, and a migration role that is not a superuser (a member of the owner) cannot
+# CREATE OR REPLACE a function that its owner may not execute: give it back.
+OWNERS_KEEP_EXECUTE_SQL = """
+do $owners$
+declare
+    f record;
+begin
+    for f in select p.oid::regprocedure as routine, p.proowner::regrole as owner
+             from pg_catalog.pg_proc p
+             where p.pronamespace::regnamespace::text in ('app', 'platform', 'auth', 'audit')
+               and p.prokind in ('f', 'p')
+    loop
+        execute format('grant execute on routine %s to %s', f.routine, f.owner);
+    end loop;
+end
+$owners$;
+"""
+
 # Clears what the policy files grant, so that a grant removed from a file is removed from the
 # database too.
 RESET_SQL = DROP_POLICIES_SQL + f"""
@@ -41,15 +59,7 @@ revoke all on all tables in schema {", ".join(APP_SCHEMAS)} from {", ".join(WG_R
 revoke all on all sequences in schema {", ".join(APP_SCHEMAS)} from {", ".join(WG_ROLES)};
 revoke all on all functions in schema {", ".join(APP_SCHEMAS)} from public, {", ".join(WG_ROLES)};
 revoke all on schema {", ".join(APP_SCHEMAS)} from public, {", ".join(WG_ROLES)};
-"""
-
-
-def policies_digest() -> str:
-    """A fingerprint of the policy files, recorded on the app schema once applied."""
-    digest = hashlib.sha256()
-    for name in POLICY_FILES:
-        digest.update(name.encode() + b"\0" + read_policy(name).encode() + b"\0")
-    return "wardgraph policies sha256:" + digest.hexdigest()
+""" + OWNERS_KEEP_EXECUTE_SQL
 
 
 def drop_policies() -> None:
@@ -63,4 +73,21 @@ def apply_policies() -> None:
     run_sql(RESET_SQL)
     for name in rest:
         run_sql(f"-- policies/{name}\n" + read_policy(name))
-    run_sql(f"comment on schema app is '{policies_digest()}';")
+    run_sql(f"comment on schema app is '{expected_stamp()}';")
+
+
+def stamp_below_head(revision: str | None) -> None:
+    """Below head the policies are not applied: the stamp names the revision and no digest, so
+    no check takes the schema for up to date."""
+    # A revision id of this package, never input.
+    comment = f"'wardgraph schema {revision} policies none'" if revision else "null"
+    run_sql(STAMP_IF_SCHEMA_SQL.replace("COMMENT", comment))
+
+
+STAMP_IF_SCHEMA_SQL = """
+do $stamp$ begin
+    if exists (select 1 from pg_catalog.pg_namespace where nspname = 'app') then
+        comment on schema app is COMMENT;
+    end if;
+end $stamp$;
+"""

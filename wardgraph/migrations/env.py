@@ -1,14 +1,18 @@
 """Alembic environment: SQL-first migrations run through psycopg in one transaction.
 
 After the versioned migrations reach head, the policy files are applied in the same
-transaction (see wardgraph.migrations.apply).
+transaction (see wardgraph.migrations.apply), and the schema is stamped with the revision and
+the policy files' digest (wardgraph.migrations.stamp).
 """
 
 from alembic import context
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
-from wardgraph.migrations.apply import apply_policies, drop_policies, policies_digest
+from wardgraph.migrations.apply import apply_policies, drop_policies, stamp_below_head
+from wardgraph.migrations.runner import DEFAULT_LOCK_TIMEOUT_SECONDS, lock_timeout_sql
+from wardgraph.migrations.sql_files import run_sql
+from wardgraph.migrations.stamp import READ_STAMP_SQL, expected_stamp
 
 config = context.config
 
@@ -18,6 +22,14 @@ def _url() -> str:
     if not url:
         raise RuntimeError("no database URL: set WARDGRAPH_ADMIN_DATABASE_URL")
     return url
+
+
+def _set_lock_timeout() -> None:
+    """Every lock a migration takes waits this long at most, then the migration fails and
+    rolls back: a statement queued behind a long query would otherwise hold up every request
+    queued behind it (Postgres grants locks in order), for as long as that query runs."""
+    run_sql(lock_timeout_sql(config.attributes.get("lock_timeout_seconds",
+                                                    DEFAULT_LOCK_TIMEOUT_SECONDS)))
 
 
 def _reaches_head() -> bool:
@@ -36,19 +48,20 @@ def _up_to_date(connection: Connection) -> bool:
         return False
     if set(context.get_context().get_current_heads()) != set(script.get_heads()):
         return False
-    comment = connection.exec_driver_sql(
-        "select obj_description('app'::regnamespace, 'pg_namespace')"
-    ).scalar()
-    return bool(comment == policies_digest())
+    row = connection.exec_driver_sql(READ_STAMP_SQL).one()
+    return bool(row.stamp == expected_stamp())
 
 
 def run_offline() -> None:
     context.configure(url=_url(), literal_binds=True, transactional_ddl=True)
     with context.begin_transaction():
+        _set_lock_timeout()
         drop_policies()
         context.run_migrations()
         if _reaches_head():
             apply_policies()
+        else:
+            stamp_below_head(None)
 
 
 def run_online() -> None:
@@ -58,10 +71,14 @@ def run_online() -> None:
         with context.begin_transaction():
             if _up_to_date(connection):
                 return
+            _set_lock_timeout()
             drop_policies()
             context.run_migrations()
             if _reaches_head():
                 apply_policies()
+            else:
+                current = context.get_context().get_current_heads()
+                stamp_below_head(current[0] if len(current) == 1 else None)
     engine.dispose()
 
 

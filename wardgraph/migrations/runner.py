@@ -5,6 +5,14 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 
+# How long a migration waits for a lock before it gives up (WARDGRAPH_MIGRATION_LOCK_TIMEOUT).
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5
+
+
+def lock_timeout_sql(seconds: int) -> str:
+    """What every migration runs first (env.py), and what the migration linter sees first."""
+    return f"set local lock_timeout = '{int(seconds)}s';\n"
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """A libpq URL as SQLAlchemy's psycopg dialect wants it."""
@@ -14,18 +22,21 @@ def sqlalchemy_url(database_url: str) -> str:
     return database_url
 
 
-def alembic_config(admin_url: str) -> Config:
+def alembic_config(admin_url: str,
+                   lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> Config:
     config = Config()
     config.set_main_option(
         "script_location", str(resources.files("wardgraph").joinpath("migrations"))
     )
     # '%' is alembic's interpolation character in option values.
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(admin_url).replace("%", "%%"))
+    config.attributes["lock_timeout_seconds"] = lock_timeout_seconds
     return config
 
 
-def upgrade(admin_url: str, revision: str = "head", *, sql: bool = False) -> None:
-    command.upgrade(alembic_config(admin_url), revision, sql=sql)
+def upgrade(admin_url: str, revision: str = "head", *, sql: bool = False,
+            lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
+    command.upgrade(alembic_config(admin_url, lock_timeout_seconds), revision, sql=sql)
 
 
 def downgrade(admin_url: str, revision: str) -> None:

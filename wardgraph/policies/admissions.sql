@@ -225,7 +225,11 @@ begin
     return null;
 end
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_admission_tracker;
 alter function app.track_admitted_facilities() owner to wg_admission_tracker;
+revoke create on schema app from wg_admission_tracker;
 create or replace trigger admissions_track_facilities
     after insert on app.admissions
     referencing new table as written_admissions

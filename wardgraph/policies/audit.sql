@@ -133,7 +133,11 @@ begin
     where h.tenant_id = tid;
 end
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_audit_writer;
 alter function app.record_audit_events(jsonb, timestamptz) owner to wg_audit_writer;
+revoke create on schema app from wg_audit_writer;
 
 -- Refuses UPDATE, DELETE and TRUNCATE whoever asks: the trail only grows.
 create or replace function app.audit_events_refuse_change() returns trigger

@@ -19,7 +19,11 @@ as $$
     join app.users u on u.tenant_id = t.tenant_id
     where t.slug = tenant_slug and lower(u.email) = lower(login_email)
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema auth to wg_authenticator;
 alter function auth.login_lookup(text, text) owner to wg_authenticator;
+revoke create on schema auth from wg_authenticator;
 
 -- The claims of a partner token, if it is neither revoked nor expired at the request's clock.
 -- Checked on every request: there is no cache to outlive a revocation.
@@ -39,7 +43,11 @@ as $$
       and p.revoked_at is null
       and p.expires_at > at
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema auth to wg_authenticator;
 alter function auth.partner_token_claims(bytea, timestamptz) owner to wg_authenticator;
+revoke create on schema auth from wg_authenticator;
 
 revoke execute on function auth.login_lookup(text, text),
     auth.partner_token_claims(bytea, timestamptz) from public;

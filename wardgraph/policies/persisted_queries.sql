@@ -28,7 +28,11 @@ set search_path = pg_catalog
 as $$
     select p.query, p.allow_listed from platform.persisted_queries p where p.sha256 = query_hash
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema auth to wg_query_registry;
 alter function auth.persisted_query(text) owner to wg_query_registry;
+revoke create on schema auth from wg_query_registry;
 
 -- Registers a text under its hash (APQ), not allow-listed; a second registration changes
 -- nothing. The table's check constraint refuses a hash that is not the text's. SECURITY
@@ -41,7 +45,11 @@ as $$
     insert into platform.persisted_queries (sha256, query) values (query_hash, query_text)
     on conflict (sha256) do nothing
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema auth to wg_query_registry;
 alter function auth.register_persisted_query(text, text) owner to wg_query_registry;
+revoke create on schema auth from wg_query_registry;
 
 revoke execute on function auth.persisted_query(text),
     auth.register_persisted_query(text, text) from public;

@@ -182,7 +182,11 @@ begin
     order by d.report_date;
 end
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_reporter;
 alter function app.daily_report(uuid, date, date, timestamptz) owner to wg_reporter;
+revoke create on schema app from wg_reporter;
 
 grant execute on function app.daily_report(uuid, date, date, timestamptz)
     to wg_admin, wg_billing, wg_clinician, wg_partner;

@@ -33,8 +33,56 @@ begin
 end
 $roles$;
 
+-- On PostgreSQL 16+ a role that is not a superuser may grant only roles it holds WITH ADMIN
+-- OPTION; it holds them for the roles it created. When another role created them (a second
+-- database on the same server), say what the superuser has to grant rather than fail below.
+do $admin$
+declare
+    missing text;
+begin
+    if (select rolsuper from pg_catalog.pg_roles where rolname = current_user)
+       or pg_catalog.current_setting('server_version_num')::int < 160000 then
+        return;
+    end if;
+    select string_agg(rolname, ', ' order by rolname) into missing
+    from pg_catalog.pg_roles
+    where rolname in ('wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
+                      'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
+                      'wg_reporter', 'wg_query_registry', 'wg_admission_tracker', 'wg_api')
+      and not pg_catalog.pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION');
+    if missing is not null then
+        raise exception 'the roles % exist already and % cannot grant them', missing, current_user
+            using hint = format('as a superuser, run: grant %s to %I with admin option',
+                                missing, current_user);
+    end if;
+end
+$admin$;
+
 grant wg_tenant to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner,
     wg_audit_writer;
 -- A member, so that the same-tenant policies bind what app.daily_report() reads as well.
 grant wg_tenant to wg_reporter;
 grant wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner to wg_api;
+
+-- A migration role that is not a superuser (a managed service has none) may only give a
+-- function to an owner whose rights it holds, and may only replace that function on the next
+-- upgrade while it still holds them: so it becomes a member of the roles that own the
+-- SECURITY DEFINER functions, and of wg_admin, which the operator's commands (`wardgraph user
+-- create`) become. It gains nothing by that: it owns every table already. A superuser needs no
+-- membership and gets none.
+do $owners$
+declare
+    r text;
+begin
+    if (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+        return;
+    end if;
+    foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
+                             'wg_query_registry', 'wg_admission_tracker', 'wg_admin']
+    loop
+        if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
+            execute format('grant %I to current_user', r);
+        end if;
+    end loop;
+end
+$owners$;

@@ -5,6 +5,14 @@
 -- every request role; the comparison operators of text are leakproof. The keys are lower() of
 -- the names in the names' own collation, as those indexes were.
 
+-- LONG EXCLUSIVE LOCK. A stored generated column rewrites app.patients, and the indexes are built
+-- in the same transaction (CONCURRENTLY cannot run in one): every request that touches patients
+-- waits until the migration commits, for a time that grows with the number of patients. How to
+-- run it safely on a large table: at a quiet hour, with the API left running (`wardgraph
+-- migrate` waits at most WARDGRAPH_MIGRATION_LOCK_TIMEOUT for the lock, then fails and can be
+-- retried); time it first on a restored copy (`wardgraph migrate --sql --from
+-- 0004_persisted_queries` prints exactly what runs).
+-- squawk-ignore-file adding-field-with-default, require-concurrent-index-creation, require-concurrent-index-deletion
 alter table app.patients
     add column family_name_key text collate "C" generated always as (lower(family_name)) stored,
     add column given_name_key  text collate "C" generated always as (lower(given_name)) stored;

@@ -1,3 +1,6 @@
+-- A downgrade removes what its upgrade added, data included: it is for backing a release out
+-- before anything depends on it, never for a live system in use.
+-- squawk-ignore-file ban-drop-function, ban-drop-column
 -- The trigger and its function come from the policy files of this release, which an earlier
 -- release's files do not know: drop them with the column they maintain. The policies that read
 -- the column were dropped before the migration ran; the earlier release's policy files, applied
