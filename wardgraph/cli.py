@@ -24,6 +24,7 @@ from wardgraph.migrations import runner
 from wardgraph.persisted_queries import Operation, operations_of
 from wardgraph.policy_tools import command as policy_command
 from wardgraph.policy_tools.connection import AuditError
+from wardgraph.port_check import ensure_port_free
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -49,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wardgraph.log_config import configure_logging
 
     settings = _settings(args).require_secret()
+    ensure_port_free(settings.host, settings.port)
     target = open_target(settings)
     try:
         runner.upgrade(target.admin_url)
@@ -69,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
         )
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -95,7 +97,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         runner.upgrade(target.admin_url)
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -109,7 +111,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         tenants = asyncio.run(seed_demo(target.admin_url))
         print(describe(settings, tenants, f"http://{settings.host}:{settings.port}/graphql"))
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -132,7 +134,7 @@ def cmd_tenant_create(args: argparse.Namespace) -> int:
     except asyncpg.CheckViolationError:
         return _fail("a slug is 2-63 lower-case letters, digits or hyphens")
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -172,7 +174,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     except asyncpg.CheckViolationError:
         return _fail(f"{args.email!r} is not an e-mail address")
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -193,7 +195,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     try:
         row = asyncio.run(_lookup_user(target.admin_url, args.tenant, args.email))
     finally:
-        target.stop()
+        target.close()
     if row is None:
         return _fail(f"no user {args.email!r} in tenant {args.tenant!r}")
     claims = Claims(tenant_id=row["tenant_id"], role=Role(row["role"]), user_id=row["user_id"],
@@ -231,7 +233,7 @@ def cmd_operations_add(args: argparse.Namespace) -> int:
         runner.upgrade(target.admin_url)
         asyncio.run(_allow_list(target.admin_url, operations))
     finally:
-        target.stop()
+        target.close()
     for operation in operations:
         print(f"{operation.sha256}  {operation.name or '(anonymous)'}")
     return 0
@@ -245,7 +247,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
     except AuditError as error:
         return _fail(str(error))
     finally:
-        target.stop()
+        target.close()
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -259,7 +261,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     except VerifyError as error:
         return _fail(str(error))
     finally:
-        target.stop()
+        target.close()
     for report in reports:
         print(report.line())
     broken = [r for r in reports if not r.intact]
