@@ -14,7 +14,9 @@ class DatabaseTarget:
     api_url: str  # the API's login role (wg_api)
     embedded: EmbeddedPostgres | None = None
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Done with the database: leave the embedded server (which stops it only when no
+        other process uses it); a configured database is never touched."""
         if self.embedded is not None:
             self.embedded.stop()
 
