@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from wardgraph.config import ConfigError
@@ -81,13 +82,17 @@ class EmbeddedPostgres:
     # -- process control ---------------------------------------------------------------------
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        user = self._user.pw_name if self._user else None
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        # As root: the service user with its own group only, never root's groups (which
+        # would also hide that the binaries' folders are open to its group alone).
+        who: dict[str, Any] = {}
+        if self._user:
+            who = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
         try:
             return subprocess.run(  # noqa: S603 - fixed binaries, arguments built here
                 [str(self._bin / args[0]), *args[1:]],
-                check=check, capture_output=True, text=True, user=user, env=env,
-                cwd="/", timeout=120,
+                check=check, capture_output=True, text=True, env=env, cwd="/", timeout=120,
+                **who,
             )
         except subprocess.TimeoutExpired as error:
             raise ConfigError(f"PostgreSQL's {args[0]} did not finish within 120 s in "
