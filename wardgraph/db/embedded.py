@@ -178,7 +178,7 @@ class EmbeddedPostgres:
         except OSError:
             return ""
         fatal = [line for line in lines if "FATAL" in line or "PANIC" in line]
-        return (fatal[-1] if fatal else "").split("FATAL:  ")[-1].strip()
+        return last_line(fatal[-1]) if fatal else ""
 
     def stop(self) -> None:
         """Leave the server; stop it when no other process uses it and wardgraph started it."""

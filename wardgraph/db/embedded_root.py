@@ -14,7 +14,9 @@ import importlib.util
 import os
 import platform
 import pwd
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -67,8 +69,13 @@ def ensure_service_user() -> pwd.struct_passwd:
 
 
 def last_line(text: str) -> str:
+    """The line of a tool's stderr that says what went wrong: its last error, else its last
+    line (initdb, say, ends with "removing contents of data directory", not the cause)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    errors = [line for line in lines
+              if any(mark in line for mark in ("error:", "FATAL", "could not", "cannot"))]
+    # A server log line ("2026-... UTC [1073] FATAL:  could not ...") keeps only its message.
+    return re.sub(r"^.*?\b(FATAL|PANIC|ERROR):\s+", "", (errors or lines or [""])[-1])
 
 
 def reachable_by(user: pwd.struct_passwd, path: Path) -> bool:
@@ -77,7 +84,9 @@ def reachable_by(user: pwd.struct_passwd, path: Path) -> bool:
     for folder in [*reversed(path.parents), path]:
         try:
             st = folder.stat()
-        except FileNotFoundError:
+        except OSError:  # not there (yet): making it will say what is wrong, if anything
+            return True
+        if not stat.S_ISDIR(st.st_mode):  # a file in the way: making the folder will say so
             return True
         if st.st_uid == user.pw_uid:
             allowed = st.st_mode & 0o100
