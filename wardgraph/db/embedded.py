@@ -97,6 +97,10 @@ class EmbeddedPostgres:
         except subprocess.TimeoutExpired as error:
             raise ConfigError(f"PostgreSQL's {args[0]} did not finish within 120 s in "
                               f"{self.pgdata}; see {self._log}") from error
+        except OSError as error:  # the program itself cannot be run
+            raise ConfigError(
+                f"cannot run PostgreSQL's {args[0]} from {self._bin} ({error.strerror}); "
+                f"reinstall the project (make clean, then make serve)") from error
 
     @property
     def _log(self) -> Path:
@@ -112,8 +116,13 @@ class EmbeddedPostgres:
         return (self.pgdata / "PG_VERSION").exists()
 
     def bundled_major(self) -> str:
-        # "postgres (PostgreSQL) 18.6" -> "18"
-        return self._run("postgres", "-V").stdout.split()[-1].split(".")[0]
+        try:
+            version = self._run("postgres", "-V").stdout
+        except subprocess.CalledProcessError as error:  # a library it needs cannot be loaded
+            raise ConfigError(
+                f"PostgreSQL's binaries in {self._bin} cannot run ({last_line(error.stderr)}); "
+                f"reinstall the project (make clean, then make serve)") from error
+        return version.split()[-1].split(".")[0]  # "postgres (PostgreSQL) 18.6" -> "18"
 
     def init(self) -> None:
         self._own(self.pgdata, 0o700)
@@ -162,19 +171,23 @@ class EmbeddedPostgres:
     def _launch(self) -> None:
         options = [f"-k {self.socket_dir}", "-h ''", "-c max_connections=300"]
         options += [f"-c {name}={value}" for name, value in self.settings.items()]
+        logged = self._log.stat().st_size if self._log.exists() else 0
         try:
             self._run(
                 "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self._log),
                 "-o", " ".join(options), "start",
             )
         except subprocess.CalledProcessError as error:
-            reason = self._last_fatal() or last_line(error.stderr) or "pg_ctl failed"
+            reason = self._last_fatal(logged) or last_line(error.stderr) or "pg_ctl failed"
             raise ConfigError(f"PostgreSQL did not start in {self.pgdata} ({reason}); "
                               f"see {self._log}") from error
 
-    def _last_fatal(self) -> str:
+    def _last_fatal(self, since: int) -> str:
+        """The last FATAL line this start wrote (older ones are from earlier runs)."""
         try:
-            lines = self._log.read_text(errors="replace").splitlines()
+            with self._log.open("rb") as log:
+                log.seek(since)
+                lines = log.read().decode(errors="replace").splitlines()
         except OSError:
             return ""
         fatal = [line for line in lines if "FATAL" in line or "PANIC" in line]
@@ -199,10 +212,15 @@ class EmbeddedPostgres:
     def ensure_database(self, database: str = DATABASE) -> None:
         """Create the app's database on first start (under the mutex: two processes may try)."""
         with lease.exclusive(self.pgdata):
-            exists = self._run(
-                "psql", "-X", "-h", str(self.socket_dir), "-U", SUPERUSER, "-d", "postgres",
-                "-tAc", f"select 1 from pg_database where datname = '{database}'",
-            ).stdout.strip()
-            if exists != "1":
-                self._run("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, database)
+            try:
+                exists = self._run(
+                    "psql", "-X", "-h", str(self.socket_dir), "-U", SUPERUSER, "-d", "postgres",
+                    "-tAc", f"select 1 from pg_database where datname = '{database}'",
+                ).stdout.strip()
+                if exists != "1":
+                    self._run("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, database)
+            except subprocess.CalledProcessError as error:
+                raise ConfigError(
+                    f"cannot create the database {database} in {self.pgdata} "
+                    f"({last_line(error.stderr)}); see {self._log}") from error
 
