@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +127,20 @@ def test_binaries_that_cannot_load_their_libraries_are_a_config_error(
     (operator.pgdata / "PG_VERSION").write_text("18\n")
     with pytest.raises(ConfigError, match=r"binaries in .* cannot run .*libpq.*make clean"):
         server.start()
+
+
+def test_ctrl_c_while_the_cluster_is_made_ends_without_a_traceback(operator: Operator) -> None:
+    command = operator.start("tenant", "create", "t1", "--name", "T1")
+    deadline = time.monotonic() + 60
+    while not operator.pgdata.exists():  # initdb is under way
+        assert command.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    command.send_signal(signal.SIGINT)
+    _, stderr = command.communicate(timeout=120)
+    assert command.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip() == "wardgraph: interrupted"
+    assert operator.postmaster_pid() is None
+    # Nothing half-made is left in the way: the next command makes the cluster and works.
+    assert operator.run("tenant", "create", "t1", "--name", "T1").returncode == 0
+    assert operator.postmaster_pid() is None

@@ -348,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except ConfigError as error:
         return _fail(str(error))
+    except KeyboardInterrupt:  # Ctrl-C before serving (during initdb, say): no traceback
+        print("wardgraph: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -82,6 +82,7 @@ class EmbeddedPostgres:
     # -- process control ---------------------------------------------------------------------
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(self._bin / args[0]), *args[1:]]
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
         # As root: the service user with its own group only, never root's groups (which
         # would also hide that the binaries' folders are open to its group alone).
@@ -89,18 +90,31 @@ class EmbeddedPostgres:
         if self._user:
             who = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
         try:
-            return subprocess.run(  # noqa: S603 - fixed binaries, arguments built here
-                [str(self._bin / args[0]), *args[1:]],
-                check=check, capture_output=True, text=True, env=env, cwd="/", timeout=120,
-                **who,
-            )
-        except subprocess.TimeoutExpired as error:
-            raise ConfigError(f"PostgreSQL's {args[0]} did not finish within 120 s in "
-                              f"{self.pgdata}; see {self._log}") from error
+            with subprocess.Popen(  # noqa: S603 - fixed binaries, arguments built here
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                cwd="/", **who,
+            ) as process:
+                try:
+                    stdout, stderr = process.communicate(timeout=120)
+                except KeyboardInterrupt:
+                    # Let the tool finish (or clean up after the terminal's Ctrl-C itself):
+                    # initdb or pg_ctl killed half-way leave a cluster that cannot start, or
+                    # a postmaster that nobody stops.
+                    process.communicate()
+                    raise
+                except subprocess.TimeoutExpired as error:
+                    process.kill()
+                    process.communicate()
+                    raise ConfigError(f"PostgreSQL's {args[0]} did not finish within 120 s in "
+                                      f"{self.pgdata}; see {self._log}") from error
         except OSError as error:  # the program itself cannot be run
             raise ConfigError(
                 f"cannot run PostgreSQL's {args[0]} from {self._bin} ({error.strerror}); "
                 f"reinstall the project (make clean, then make serve)") from error
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+        if check:
+            result.check_returncode()
+        return result
 
     @property
     def _log(self) -> Path:
@@ -177,6 +191,10 @@ class EmbeddedPostgres:
                 "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self._log),
                 "-o", " ".join(options), "start",
             )
+        except KeyboardInterrupt:
+            # Ctrl-C while pg_ctl waited: the postmaster it started has no owner yet.
+            self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop", check=False)
+            raise
         except subprocess.CalledProcessError as error:
             reason = self._last_fatal(logged) or last_line(error.stderr) or "pg_ctl failed"
             raise ConfigError(f"PostgreSQL did not start in {self.pgdata} ({reason}); "
