@@ -18,6 +18,7 @@ import httpx
 
 from tests.serving import free_port
 from wardgraph.db.embedded import pgdata_for
+from wardgraph.db.embedded_root import digest
 
 OPERATOR_USER = "wardgraph-operator"  # an ordinary login, made for these tests where possible
 VIEWER = "{ viewer { role tenant { slug } } }"
@@ -166,6 +167,8 @@ class Operator:
             return None
 
     def remove(self) -> None:
+        socket_dir = Path(tempfile.gettempdir()) / f"wardgraph-{digest(self.pgdata)}"
+        shutil.rmtree(socket_dir, ignore_errors=True)
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.pgdata.parent != self.data_dir.resolve():  # root's copy under /var/lib
             shutil.rmtree(self.pgdata.parent, ignore_errors=True)
