@@ -144,3 +144,19 @@ def test_ctrl_c_while_the_cluster_is_made_ends_without_a_traceback(operator: Ope
     # Nothing half-made is left in the way: the next command makes the cluster and works.
     assert operator.run("tenant", "create", "t1", "--name", "T1").returncode == 0
     assert operator.postmaster_pid() is None
+
+
+def test_sigterm_while_serve_starts_leaves_no_postgres(operator: Operator) -> None:
+    serve = operator.start("serve", "--port", "0")
+    deadline = time.monotonic() + 60
+    while operator.postmaster_pid() is None:  # the server is up; serve has not served yet
+        assert serve.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    postmaster = operator.postmaster_pid()
+    assert postmaster is not None
+    serve.send_signal(signal.SIGTERM)
+    _, stderr = serve.communicate(timeout=120)
+    assert serve.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert not alive(postmaster)
+    assert operator.postmaster_pid() is None

@@ -49,6 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wardgraph.demo import describe, seed_demo
     from wardgraph.log_config import configure_logging
 
+    # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
+    # default handler that would end the process before the embedded server is left (and
+    # so would a SIGTERM while the server starts, before uvicorn runs at all).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = _settings(args).require_secret()
     ensure_port_free(settings.host, settings.port)
     target = open_target(settings)
@@ -60,9 +64,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(describe(settings, tenants, url), flush=True)
         print(f"wardgraph serving {url}" + ("" if settings.production else " (GraphiQL there)"),
               flush=True)
-        # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
-        # default handler that would end the process before the embedded server is stopped.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         # One JSON object per line (wardgraph.log_config); uvicorn keeps its hands off logging.
         configure_logging(settings.log_level)
         uvicorn.run(

@@ -96,7 +96,7 @@ class EmbeddedPostgres:
             ) as process:
                 try:
                     stdout, stderr = process.communicate(timeout=120)
-                except KeyboardInterrupt:
+                except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or serve's SIGTERM
                     # Let the tool finish (or clean up after the terminal's Ctrl-C itself):
                     # initdb or pg_ctl killed half-way leave a cluster that cannot start, or
                     # a postmaster that nobody stops.
@@ -191,8 +191,8 @@ class EmbeddedPostgres:
                 "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self._log),
                 "-o", " ".join(options), "start",
             )
-        except KeyboardInterrupt:
-            # Ctrl-C while pg_ctl waited: the postmaster it started has no owner yet.
+        except (KeyboardInterrupt, SystemExit):
+            # Interrupted while pg_ctl waited: the postmaster it started has no owner yet.
             self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop", check=False)
             raise
         except subprocess.CalledProcessError as error:

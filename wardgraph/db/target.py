@@ -34,5 +34,9 @@ def open_target(settings: Settings) -> DatabaseTarget:
         raise ConfigError("WARDGRAPH_DATABASE_URL is required when WARDGRAPH_ENV=production")
     server = EmbeddedPostgres(pgdata_for(settings.data_dir))
     server.start()
-    server.ensure_database()
+    try:
+        server.ensure_database()
+    except BaseException:  # a ConfigError, or Ctrl-C / SIGTERM: leave the server as we go
+        server.stop()
+        raise
     return DatabaseTarget(server.url(), server.url(user="wg_api"), server)
