@@ -26,6 +26,7 @@ from wardgraph.migrations.failures import MigrationFailed, migrate_or_explain
 from wardgraph.persisted_queries import Operation, operations_of
 from wardgraph.policy_tools import command as policy_command
 from wardgraph.policy_tools.connection import AuditError
+from wardgraph.port_check import ensure_port_free
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -68,7 +69,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wardgraph.demo import describe, seed_demo
     from wardgraph.log_config import configure_logging
 
+    # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
+    # default handler that would end the process before the embedded server is left (and
+    # so would a SIGTERM while the server starts, before uvicorn runs at all).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = _settings(args).require_secret()
+    ensure_port_free(settings.host, settings.port)
     target = _open(settings, need_admin=False)
     try:
         # With the migration role's URL, serve migrates first; with the API's alone (the
@@ -82,9 +88,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(describe(settings, tenants, url), flush=True)
         print(f"wardgraph serving {url}" + ("" if settings.production else " (GraphiQL there)"),
               flush=True)
-        # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
-        # default handler that would end the process before the embedded server is stopped.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         # One JSON object per line (wardgraph.log_config); uvicorn keeps its hands off logging.
         configure_logging(settings.log_level)
         uvicorn.run(
@@ -93,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
         )
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -138,7 +141,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print("wg_api's password is set from WARDGRAPH_DATABASE_URL")
         print(startup_checks.schema_state(admin_url, startup_checks.ADMIN_SETTING).message)
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -172,7 +175,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         tenants = asyncio.run(seed_demo(admin_url))
         print(describe(settings, tenants, f"http://{settings.host}:{settings.port}/graphql"))
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -196,7 +199,7 @@ def cmd_tenant_create(args: argparse.Namespace) -> int:
     except asyncpg.CheckViolationError:
         return _fail("a slug is 2-63 lower-case letters, digits or hyphens")
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -236,7 +239,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     except asyncpg.CheckViolationError:
         return _fail(f"{args.email!r} is not an e-mail address")
     finally:
-        target.stop()
+        target.close()
     return 0
 
 
@@ -257,7 +260,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     try:
         row = asyncio.run(_lookup_user(target.require_admin(), args.tenant, args.email))
     finally:
-        target.stop()
+        target.close()
     if row is None:
         return _fail(f"no user {args.email!r} in tenant {args.tenant!r}")
     claims = Claims(tenant_id=row["tenant_id"], role=Role(row["role"]), user_id=row["user_id"],
@@ -296,7 +299,7 @@ def cmd_operations_add(args: argparse.Namespace) -> int:
         _migrate(_settings(args), target)
         asyncio.run(_allow_list(admin_url, operations))
     finally:
-        target.stop()
+        target.close()
     for operation in operations:
         print(f"{operation.sha256}  {operation.name or '(anonymous)'}")
     return 0
@@ -310,7 +313,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
     except AuditError as error:
         return _fail(str(error))
     finally:
-        target.stop()
+        target.close()
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -324,7 +327,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     except VerifyError as error:
         return _fail(str(error))
     finally:
-        target.stop()
+        target.close()
     for report in reports:
         print(report.line())
     broken = [r for r in reports if not r.intact]
@@ -413,6 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except ConfigError as error:
         return _fail(str(error))
+    except KeyboardInterrupt:  # Ctrl-C before serving (during initdb, say): no traceback
+        print("wardgraph: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -184,8 +184,18 @@ class Settings:
         if self.production:
             raise ConfigError("WARDGRAPH_JWT_SECRET is required when WARDGRAPH_ENV=production")
         path = self.data_dir / DEV_SECRET_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
-        return replace(self, jwt_secret=path.read_text(encoding="utf-8").strip())
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Written aside and renamed: a full disk must not leave an empty secret behind.
+                staging = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}")
+                staging.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+                staging.chmod(0o600)
+                staging.replace(path)
+            secret = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(
+                f"cannot keep the development JWT secret in {self.data_dir} ({error.strerror}); "
+                f"set WARDGRAPH_DATA_DIR to a writable folder with free space, or set "
+                f"WARDGRAPH_JWT_SECRET") from error
+        return replace(self, jwt_secret=secret)

@@ -14,7 +14,9 @@ class DatabaseTarget:
     api_url: str  # the API's login role (wg_api)
     embedded: EmbeddedPostgres | None = None
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Done with the database: leave the embedded server (which stops it only when no
+        other process uses it); a configured database is never touched."""
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -42,5 +44,9 @@ def open_target(settings: Settings, *, need_admin: bool = True) -> DatabaseTarge
         raise ConfigError("WARDGRAPH_DATABASE_URL is required when WARDGRAPH_ENV=production")
     server = EmbeddedPostgres(pgdata_for(settings.data_dir))
     server.start()
-    server.ensure_database()
+    try:
+        server.ensure_database()
+    except BaseException:  # a ConfigError, or Ctrl-C / SIGTERM: leave the server as we go
+        server.stop()
+        raise
     return DatabaseTarget(server.url(), server.url(user="wg_api"), server)

@@ -16,6 +16,8 @@ from wardgraph.migrations.stamp import READ_STAMP_SQL, expected_stamp
 
 config = context.config
 
+MIGRATION_LOCK = "select pg_advisory_xact_lock(hashtext('wardgraph migrations'))"
+
 
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
@@ -69,6 +71,10 @@ def run_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, transactional_ddl=True)
         with context.begin_transaction():
+            # One upgrade at a time per database: `serve` and operator commands started
+            # together would otherwise apply the same migrations and policies twice. The
+            # lock is the transaction's, so it is released when the upgrade commits.
+            connection.exec_driver_sql(MIGRATION_LOCK)
             if _up_to_date(connection):
                 return
             _set_lock_timeout()
