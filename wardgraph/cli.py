@@ -156,7 +156,7 @@ def _check_schema(settings: Settings) -> int:
             url, setting = target.api_url, startup_checks.API_SETTING
         state = startup_checks.schema_state(url, setting)
     finally:
-        target.stop()
+        target.close()
     if state.behind:
         print(f"wardgraph: {state.message}: run `wardgraph migrate`", file=sys.stderr)
         return EXIT_BEHIND
