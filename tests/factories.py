@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from tests.harness import Api, settings_for_tests
-from wardgraph.auth import issue_user_token, new_partner_token
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import issue_user_token, new_partner_token
 from wardgraph.db import organisation, partner_tokens
 from wardgraph.db.operator import as_tenant_admin, insert_tenant
 from wardgraph.schema import ids

@@ -15,7 +15,7 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.news2 import Consciousness, Vitals
 from wardgraph.schema import ids
 

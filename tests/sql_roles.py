@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import SET_CLAIMS, claim_values
 
 

@@ -17,7 +17,7 @@ from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.seeding import Shape, seed
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.migrations import runner
 from wardgraph.schema import ids
 

@@ -19,9 +19,9 @@ import pytest
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph.audit_verify import verify
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import SET_CLAIMS, claim_values
+from wardgraph.ops.audit_verify import verify
 from wardgraph.schema import ids
 
 PATIENT = "query($id: ID!) { patient(id: $id) { id mrn } }"
@@ -354,7 +354,7 @@ def audit_verify(database: DatabaseUnderTest, *args: str,
                  admin_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WARDGRAPH_DATABASE_URL": database.api_url,
            "WARDGRAPH_ADMIN_DATABASE_URL": admin_url or database.admin_url}
-    return subprocess.run([sys.executable, "-m", "wardgraph.cli", "audit", "verify", *args],
+    return subprocess.run([sys.executable, "-m", "wardgraph.ops.cli", "audit", "verify", *args],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 

@@ -19,10 +19,10 @@ import pytest
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph.audit_verify import verify
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.audit import AuditEvent, record_audit_events
 from wardgraph.db.session import SET_CLAIMS, Session, claim_values
+from wardgraph.ops.audit_verify import verify
 
 # Every stored event next to what app.audit_event_hash() makes of its fields and its
 # predecessor's hash: the reference serialisation the set-based append inlines.

@@ -36,7 +36,7 @@ from tests.local_days import (
     zone_code,
 )
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from tests.observing import (
 )
 from tests.sql_roles import as_role
 from wardgraph import news2
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.schema import build_schema, ids
 

@@ -33,7 +33,7 @@ from tests.observing import (
 )
 from tests.sql_roles import as_role
 from wardgraph import news2
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.schema import ids
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)  # 10:00 in Dhaka

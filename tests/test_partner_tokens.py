@@ -11,7 +11,7 @@ from freezegun import freeze_time
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 CREATE = """mutation($i: CreatePartnerTokenInput!) { createPartnerToken(input: $i) {
   token partnerToken { id name scopes expiresAt revokedAt facilities { code } } } }"""

@@ -14,10 +14,10 @@ from tests.factories import admin_fetch
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import empty_database, migrated_database, rolled_back, run_cli
 from wardgraph.migrations.apply import RESET_SQL
-from wardgraph.policy_tools import AUDITED_SCHEMAS
-from wardgraph.policy_tools.catalog import fetch_snapshot
-from wardgraph.policy_tools.connection import connect
-from wardgraph.policy_tools.matrix import (
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools.catalog import fetch_snapshot
+from wardgraph.ops.policy_tools.connection import connect
+from wardgraph.ops.policy_tools.matrix import (
     COMMANDS,
     Matrix,
     MatrixRow,
@@ -25,7 +25,7 @@ from wardgraph.policy_tools.matrix import (
     grant_mark,
     readable,
 )
-from wardgraph.policy_tools.reconstruct import render_sql
+from wardgraph.ops.policy_tools.reconstruct import render_sql
 
 REQUEST_ROLES = ("wg_admin", "wg_clinician", "wg_nurse", "wg_billing", "wg_auditor",
                  "wg_partner")

@@ -28,7 +28,7 @@ from tests.harness import DatabaseUnderTest, settings_for_tests
 from tests.observing import vitals
 from tests.seeding import Seeded, Shape, seed
 from tests.sql_roles import claimed
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.db.session import SET_CLAIMS
 from wardgraph.schema import build_schema, ids

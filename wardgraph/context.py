@@ -12,7 +12,7 @@ import asyncpg
 from starlette.responses import Response
 
 from wardgraph import errors
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import Settings
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
 from wardgraph.db.pool import statements_sent
@@ -59,7 +59,7 @@ class RequestContext:
     # Every statement the request's transaction sent, BEGIN and COMMIT included; known once it
     # has finished (development answers it in the X-SQL-Statements header).
     statements_sent: int = 0
-    # Whether the answer came from the query's plan (wardgraph/planned) rather than the
+    # Whether the answer came from the query's plan (wardgraph/pipeline/planned) rather than the
     # general executor.
     planned: bool = False
     _sent_before: int = 0
@@ -161,7 +161,7 @@ class RequestContext:
     async def start_over(self) -> None:
         """Roll back and forget what this request read: its next statement opens a fresh
         transaction, and its DataLoaders are new. For a read-only plan abandoned on a database
-        error, which leaves the transaction aborted (wardgraph/planned)."""
+        error, which leaves the transaction aborted (wardgraph/pipeline/planned)."""
         await self.finish(commit=False)
         self._loaders = None
 

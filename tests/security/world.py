@@ -24,7 +24,7 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api
-from wardgraph.claims import PARTNER_SCOPES, Role
+from wardgraph.auth.claims import PARTNER_SCOPES, Role
 from wardgraph.db import admissions, organisation, patients
 from wardgraph.db.operator import as_tenant_admin
 from wardgraph.schema import ids

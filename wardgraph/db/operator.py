@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import SET_CLAIMS, Session, claim_values
 
 INSERT_TENANT = """

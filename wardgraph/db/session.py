@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from wardgraph.claims import Claims, pg_array
+from wardgraph.auth.claims import Claims, pg_array
 from wardgraph.db.pool import count_statements
 
 SET_CLAIMS = """

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import admissions as db
 from wardgraph.db.errors import to_app_error

@@ -8,11 +8,11 @@ from contextlib import aclosing
 import asyncpg
 import strawberry
 
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.schema import ids
 from wardgraph.schema.alerts import News2Alert
-from wardgraph.subscriptions import alert_rows, live_context
+from wardgraph.server.live import alert_rows, live_context
 
 # Who reads vital signs reads their alerts; partners need observations:read. Row-level security
 # still decides, per alert, which facilities (and tenant) a subscriber hears of.

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import audit as db
 from wardgraph.resolvers import nodes

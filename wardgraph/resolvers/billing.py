@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import billing as db
 from wardgraph.resolvers import organisation

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from wardgraph import errors, news2
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import RequestContext
 from wardgraph.db import observations as db
 from wardgraph.resolvers import organisation, patients

@@ -6,8 +6,8 @@ from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from wardgraph import errors
-from wardgraph.auth import hash_password
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
+from wardgraph.auth.tokens import hash_password
 from wardgraph.context import RequestContext
 from wardgraph.db import organisation as db
 from wardgraph.schema import ids

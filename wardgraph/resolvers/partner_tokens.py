@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from wardgraph import errors
-from wardgraph.auth import new_partner_token
-from wardgraph.claims import PARTNER_SCOPES, Role
+from wardgraph.auth.claims import PARTNER_SCOPES, Role
+from wardgraph.auth.tokens import new_partner_token
 from wardgraph.context import RequestContext
 from wardgraph.db import partner_tokens as db
 from wardgraph.schema import ids

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import reports as db
 from wardgraph.schema import ids

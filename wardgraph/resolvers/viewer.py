@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from wardgraph import errors
-from wardgraph.auth import issue_user_token, verify_password
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import issue_user_token, verify_password
 from wardgraph.context import RequestContext
 from wardgraph.db import auth as auth_db
 from wardgraph.db import organisation as db

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from wardgraph.claims import Role as ClaimRole
+from wardgraph.auth.claims import Role as ClaimRole
 from wardgraph.context import RequestContext
 from wardgraph.resolvers import (
     admissions,

@@ -12,8 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.auth import hash_password, issue_user_token
-from wardgraph.claims import USER_ROLES, Claims, Role
+from wardgraph.auth.claims import USER_ROLES, Claims, Role
+from wardgraph.auth.tokens import hash_password, issue_user_token
 from wardgraph.config import Settings
 from wardgraph.db import organisation, patients
 from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant

@@ -34,17 +34,17 @@ from strawberry.types import ExecutionResult, StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
 from wardgraph import errors
-from wardgraph.auth import is_partner_token, partner_token_hash
-from wardgraph.authenticate import authenticate
-from wardgraph.claims import Claims
+from wardgraph.auth.authenticate import authenticate
+from wardgraph.auth.claims import Claims
+from wardgraph.auth.tokens import is_partner_token, partner_token_hash
 from wardgraph.context import RequestContext
 from wardgraph.db import alerts as db
 from wardgraph.db.audit import AuditEvent, record_audit_events
 from wardgraph.db.auth import fetch_partner_token_claims
 from wardgraph.db.session import claimed_transaction
 from wardgraph.errors import AppError
-from wardgraph.graphql_errors import UNAVAILABLE, format_error
-from wardgraph.metrics import Metrics
+from wardgraph.server.errors import UNAVAILABLE, format_error
+from wardgraph.server.metrics import Metrics
 
 log = logging.getLogger("wardgraph.subscriptions")
 

@@ -13,17 +13,17 @@ from pathlib import Path
 import asyncpg
 from alembic.util import CommandError
 
-from wardgraph import auth
-from wardgraph.claims import Claims, Role
+from wardgraph.auth import tokens as auth
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
 from wardgraph.db import organisation
 from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
 from wardgraph.db.persisted_queries import upsert_allow_listed
 from wardgraph.db.target import DatabaseTarget, open_target
 from wardgraph.migrations import runner
-from wardgraph.persisted_queries import Operation, operations_of
-from wardgraph.policy_tools import command as policy_command
-from wardgraph.policy_tools.connection import AuditError
+from wardgraph.ops.policy_tools import command as policy_command
+from wardgraph.ops.policy_tools.connection import AuditError
+from wardgraph.pipeline.persisted import Operation, operations_of
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -44,9 +44,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from wardgraph.app import create_app
-    from wardgraph.demo import describe, seed_demo
-    from wardgraph.log_config import configure_logging
+    from wardgraph.ops.demo import describe, seed_demo
+    from wardgraph.server.app import create_app
+    from wardgraph.server.log import configure_logging
 
     settings = _settings(args).require_secret()
     target = open_target(settings)
@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
         # default handler that would end the process before the embedded server is stopped.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        # One JSON object per line (wardgraph.log_config); uvicorn keeps its hands off logging.
+        # One JSON object per line (wardgraph.server.log); uvicorn keeps its hands off logging.
         configure_logging(settings.log_level)
         uvicorn.run(
             create_app(settings, target.api_url),
@@ -100,7 +100,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from wardgraph.demo import describe, seed_demo
+    from wardgraph.ops.demo import describe, seed_demo
 
     settings = _settings(args).require_secret()
     target = open_target(settings)
@@ -251,7 +251,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 when every chain is intact, 1 when one is broken (tampering), 2 when the check
     cannot run."""
-    from wardgraph.audit_verify import VerifyError, verify
+    from wardgraph.ops.audit_verify import VerifyError, verify
 
     target = _with_target(args)
     try:

@@ -40,7 +40,7 @@ from wardgraph import errors
 from wardgraph.context import RequestContext
 from wardgraph.db import persisted_queries as db
 from wardgraph.errors import AppError
-from wardgraph.graphql_errors import UNAVAILABLE
+from wardgraph.server.errors import UNAVAILABLE
 
 log = logging.getLogger("wardgraph.persisted_queries")
 

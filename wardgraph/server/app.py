@@ -29,15 +29,24 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from wardgraph.authenticate import authenticate
+from wardgraph.auth.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
 from wardgraph.db.pool import create_pool
-from wardgraph.documents import ParsedDocuments, ValidatedDocuments
-from wardgraph.graphql_errors import format_error
-from wardgraph.lifecycle import TransactionPerOperation
-from wardgraph.limits import BodySizeLimit, QueryLimits
-from wardgraph.metrics import (
+from wardgraph.pipeline.documents import ParsedDocuments, ValidatedDocuments
+from wardgraph.pipeline.limits import BodySizeLimit, QueryLimits
+from wardgraph.pipeline.persisted import PersistedQueries, PersistedQueryStore
+from wardgraph.pipeline.planned import PlannedQueries
+from wardgraph.pipeline.transaction import TransactionPerOperation
+from wardgraph.schema import build_schema
+from wardgraph.server.errors import format_error
+from wardgraph.server.live import (
+    AlertHub,
+    LiveTransport,
+    SubscriptionContext,
+    authenticate_connection,
+)
+from wardgraph.server.metrics import (
     CODE_KEY,
     REQUEST_ID_KEY,
     LabelOperation,
@@ -45,17 +54,8 @@ from wardgraph.metrics import (
     ObserveRequests,
     metrics_endpoint,
 )
-from wardgraph.persisted_queries import PersistedQueries, PersistedQueryStore
-from wardgraph.planned import PlannedQueries
-from wardgraph.ratelimit import RateLimited, RateLimiter, caller_key
-from wardgraph.schema import build_schema
-from wardgraph.subscriptions import (
-    AlertHub,
-    LiveTransport,
-    SubscriptionContext,
-    authenticate_connection,
-)
-from wardgraph.transport import (
+from wardgraph.server.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.server.transport import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
     JSON,
