@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 from starlette.responses import Response
@@ -15,12 +15,9 @@ from wardgraph import errors
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import Settings
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
+from wardgraph.db.loaders import Loaders
 from wardgraph.db.pool import statements_sent
 from wardgraph.db.session import Session, begin_with_claims
-
-if TYPE_CHECKING:
-    from wardgraph.db.loaders import Loaders
-
 
 STATEMENTS_HEADER = "X-SQL-Statements"
 
@@ -122,9 +119,8 @@ class RequestContext:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from wardgraph.db.loaders import Loaders
-
-            self._loaders = Loaders(self)
+            claims = self.authenticated()
+            self._loaders = Loaders(self.db, claims.tenant_id, claims.role)
         return self._loaders
 
     def audit_read(self, object_type: str, object_id: uuid.UUID,
