@@ -20,7 +20,7 @@ from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
 from wardgraph.auth.claims import Claims, Role
-from wardgraph.db.session import SET_CLAIMS, claim_values
+from wardgraph.db.session import begin_with_claims
 from wardgraph.ops.audit_verify import verify
 from wardgraph.schema import ids
 
@@ -340,7 +340,7 @@ async def test_neither_the_audit_writer_nor_the_tables_owner_changes_an_event(
         async with connection.transaction():
             if who == "wg_audit_writer":
                 claims = Claims(tenant_id=tenant.tenant_id, role=Role.ADMIN)
-                await connection.execute(SET_CLAIMS, *claim_values(claims, "probe", 10_000))
+                await begin_with_claims(connection, claims, "probe", 10_000)
                 await connection.execute("set local role wg_audit_writer")
             await attempt(connection, statement, tenant)
     finally:

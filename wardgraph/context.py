@@ -107,9 +107,8 @@ class RequestContext:
                 ) from error
             self._connection = connection
             self._sent_before = statements_sent(connection)
-            await begin_with_claims(connection, claims, self.request_id,
-                                    self.settings.limits.statement_timeout_ms)
-            self._session = Session(connection)
+            self._session = await begin_with_claims(
+                connection, claims, self.request_id, self.settings.limits.statement_timeout_ms)
         return self._session
 
     @property

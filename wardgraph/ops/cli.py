@@ -17,8 +17,14 @@ from wardgraph.auth import tokens as auth
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
 from wardgraph.db import organisation
-from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
+from wardgraph.db.operator import (
+    OPERATOR_STATEMENT_TIMEOUT_MS,
+    fetch_tenant_by_slug,
+    insert_tenant,
+    tenant_admin,
+)
 from wardgraph.db.persisted_queries import upsert_allow_listed
+from wardgraph.db.session import claimed_transaction
 from wardgraph.db.target import DatabaseTarget, open_target
 from wardgraph.migrations import runner
 from wardgraph.ops.policy_tools import command as policy_command
@@ -142,7 +148,9 @@ async def _user_create(admin_url: str, args: argparse.Namespace, password: str |
         tenant = await fetch_tenant_by_slug(connection, args.tenant)
         if tenant is None:
             raise LookupError(f"no tenant {args.tenant!r}")
-        async with as_tenant_admin(connection, tenant["tenant_id"]) as session:
+        async with claimed_transaction(
+            connection, tenant_admin(tenant["tenant_id"]), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             codes = [c.upper() for c in args.facility or []]
             found = await session.fetch(
                 "select code, id from app.facilities where tenant_id = $1 and code = any($2)",

@@ -253,9 +253,10 @@ async def read_alert(context: SubscriptionContext, claims: Claims, notice: Notic
     """The escalation as this subscriber may see it, in a short transaction of its own; a read
     of PHI, so it is audited like any other."""
     settings = context.settings
-    async with claimed_transaction(
-        context.state.pool, claims, context.request_id, settings.limits.statement_timeout_ms,
-        settings.pool_timeout_seconds,
+    async with context.state.pool.acquire(
+        timeout=settings.pool_timeout_seconds
+    ) as connection, claimed_transaction(
+        connection, claims, context.request_id, settings.limits.statement_timeout_ms
     ) as session:
         row = await db.fetch_alert(session, notice.tenant_id, notice.escalation_id, ward_id)
         if row is not None:
