@@ -85,7 +85,7 @@ def midnights_spanned(started_at: datetime, ended_at: datetime | None, zone: str
 
 ACCRUE = """
 mutation($facilityId: ID!, $through: Date!) {
-  accrueBedDays(facilityId: $facilityId, through: $through) {
+  accrueBedDays(input: {facilityId: $facilityId, through: $through}) {
     facility { id } through chargesCreated amount { amount currency } bedDays
   }
 }"""

@@ -145,7 +145,7 @@ async def record(api: Api, tenant: TenantKit) -> tuple[str, dict[str, Any], str]
 async def revoke_token(api: Api, tenant: TenantKit) -> tuple[str, dict[str, Any], str]:
     token = await tenant.partner(["patients:read"])
     data = await api.data("{ viewer { partnerToken { id } } }", {}, token)
-    return ("mutation($id: ID!) { revokePartnerToken(id: $id) { id } }",
+    return ("mutation($id: ID!) { revokePartnerToken(input: {id: $id}) { id } }",
             {"id": data["viewer"]["partnerToken"]["id"]}, tenant.admin_token)
 
 

@@ -168,8 +168,9 @@ async def build_site(api: Api, kit: TenantKit, code: str) -> Site:
                    kit.admin_token)
     # An accrual run, so the facility has a billing watermark.
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    await api.data("mutation($f: ID!, $d: Date!) { accrueBedDays(facilityId: $f, through: $d) "
-                   "{ chargesCreated } }", {"f": facility, "d": yesterday}, kit.admin_token)
+    await api.data("mutation($f: ID!, $d: Date!) { "
+                   "accrueBedDays(input: {facilityId: $f, through: $d}) { chargesCreated } }",
+                   {"f": facility, "d": yesterday}, kit.admin_token)
     site = Site(kit=kit, code=code, facility=facility, ward=ward, bed=bed, patient=patient,
                 admission=admitted["admitPatient"]["id"],
                 observation=recorded["recordObservation"]["id"],

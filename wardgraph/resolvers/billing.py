@@ -19,21 +19,6 @@ from wardgraph.schema.organisation import Facility
 ACCRUERS = (Role.ADMIN, Role.BILLING)
 
 
-def one_form(facility_id: str | None, through: date | None,
-             given: types.AccrueBedDaysInput | None) -> tuple[str, date]:
-    """Accepts `facilityId` and `through` (the DESIGN sketch) or `input` (the input
-    convention), exactly one of the two."""
-    if given is not None:
-        if facility_id is not None or through is not None:
-            raise errors.invalid("input", "Give facilityId and through, or input, not both")
-        return str(given.facility_id), given.through
-    if facility_id is None:
-        raise errors.invalid("facilityId", "Give the facility (facilityId, or input)")
-    if through is None:
-        raise errors.invalid("through", "Give the last local date to charge (through)")
-    return facility_id, through
-
-
 async def accrue_bed_days(
     context: RequestContext, facility_id: str, through: date
 ) -> types.AccrualResult:

@@ -82,9 +82,3 @@ async def token_facilities(context: RequestContext, token_id: UUID) -> list[org_
     found = await context.loaders.facility.load_many([r["facility_id"] for r in rows])
     return [org_types.Facility.from_row(r) for r in found if r is not None]
 
-
-def one_id(given_id: str | None, input_id: str | None) -> str:
-    """Accepts the id as `id:` (the DESIGN sketch) or as `input: {id}` (the input convention)."""
-    if (given_id is None) == (input_id is None):
-        raise errors.invalid("id", "Give the token's id once: as `id` or as `input.id`")
-    return given_id or input_id  # type: ignore[return-value]

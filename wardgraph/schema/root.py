@@ -170,20 +170,15 @@ class Mutation:
             info.context, input.name, input.scopes, list(input.facility_ids), input.expires_at)
 
     @strawberry.mutation(description="ADMIN: revoke a partner token; refused from this moment. "
-                         "Takes `id` or `input: {id}`; revoking twice keeps the first time.")
-    async def revoke_partner_token(self, info: Info, id: strawberry.ID | None = None,
-                                   input: RevokePartnerTokenInput | None = None) -> PartnerToken:
-        return await partner_tokens.revoke_partner_token(
-            info.context, partner_tokens.one_id(id, input.id if input else None))
+                         "Revoking twice keeps the first time.")
+    async def revoke_partner_token(self, info: Info, input: RevokePartnerTokenInput
+                                   ) -> PartnerToken:
+        return await partner_tokens.revoke_partner_token(info.context, input.id)
 
     @strawberry.mutation(description="ADMIN, BILLING: charge a facility's bed-days for every "
-                         "local date up to and including `through`; idempotent. Takes "
-                         "`facilityId` and `through`, or `input`.")
-    async def accrue_bed_days(self, info: Info, facility_id: strawberry.ID | None = None,
-                              through: date | None = None,
-                              input: AccrueBedDaysInput | None = None) -> AccrualResult:
-        return await billing.accrue_bed_days(info.context,
-                                             *billing.one_form(facility_id, through, input))
+                         "local date up to and including `through`; idempotent.")
+    async def accrue_bed_days(self, info: Info, input: AccrueBedDaysInput) -> AccrualResult:
+        return await billing.accrue_bed_days(info.context, input.facility_id, input.through)
 
     @strawberry.mutation(description="Admit a patient to a free bed (ADMIN, CLINICIAN, NURSE). "
                          "BED_OCCUPIED, PATIENT_ALREADY_ADMITTED or STAY_OVERLAPS when the "
