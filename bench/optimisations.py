@@ -118,14 +118,24 @@ def _undo_round_trips() -> None:
     swap(audit, "SAFE_EVENTS", re.compile(r"(?!)"))  # matches nothing
 
 
+# The ward alone: its facility then costs a statement of its own.
+WARDS_BY_ID = """
+select tenant_id, id, facility_id, name, daily_rate, created_at
+from app.wards where tenant_id = $1 and id = any($2::uuid[])
+"""
+
+
 def _undo_ward_facility() -> None:
-    from wardgraph.db import loaders, organisation
+    from wardgraph.db import loaders
+
+    async def fetch_wards(session: Any, tenant_id: Any, ids: list[Any]) -> Any:
+        return await session.fetch(WARDS_BY_ID, tenant_id, ids)
 
     shipped = loaders.Loaders.__init__
 
-    def __init__(self: loaders.Loaders, context: Any) -> None:
-        shipped(self, context)
-        self.ward = self.one(organisation.fetch_wards_by_id)
+    def __init__(self: loaders.Loaders, *args: Any) -> None:
+        shipped(self, *args)
+        self.ward = self.one(fetch_wards)
 
     swap(loaders.Loaders, "__init__", __init__)
 

@@ -8,6 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from wardgraph.auth.claims import Claims, Role
+from wardgraph.db.session import Session
 
 INSERT_TENANT = """
 insert into platform.tenants (slug, name) values ($1, $2)
@@ -24,6 +25,12 @@ select code, id from app.facilities where tenant_id = $1 and code = any($2::text
 async def insert_tenant(connection: asyncpg.Connection, slug: str, name: str) -> asyncpg.Record:
     row: asyncpg.Record = await connection.fetchrow(INSERT_TENANT, slug, name)
     return row
+
+
+async def fetch_facility_ids_by_code(
+    session: Session, tenant_id: UUID, codes: list[str]
+) -> list[asyncpg.Record]:
+    return await session.fetch(FETCH_FACILITY_IDS_BY_CODE, tenant_id, codes)
 
 
 async def fetch_tenant_by_slug(

@@ -19,6 +19,7 @@ from wardgraph.config import ConfigError, Settings, parse_duration
 from wardgraph.db import organisation
 from wardgraph.db.operator import (
     OPERATOR_STATEMENT_TIMEOUT_MS,
+    fetch_facility_ids_by_code,
     fetch_tenant_by_slug,
     insert_tenant,
     tenant_admin,
@@ -152,9 +153,7 @@ async def _user_create(admin_url: str, args: argparse.Namespace, password: str |
             connection, tenant_admin(tenant["tenant_id"]), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
         ) as session:
             codes = [c.upper() for c in args.facility or []]
-            found = await session.fetch(
-                "select code, id from app.facilities where tenant_id = $1 and code = any($2)",
-                tenant["tenant_id"], codes)
+            found = await fetch_facility_ids_by_code(session, tenant["tenant_id"], codes)
             missing = set(codes) - {r["code"] for r in found}
             if missing:
                 raise LookupError(f"no facility {', '.join(sorted(missing))} in {args.tenant}")

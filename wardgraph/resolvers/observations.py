@@ -19,11 +19,11 @@ from wardgraph import errors, news2
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import RequestContext
 from wardgraph.db import observations as db
-from wardgraph.resolvers import organisation, patients
+from wardgraph.resolvers import patients
 from wardgraph.schema import ids
 from wardgraph.schema import observations as types
 from wardgraph.schema.enums import Spo2Scale
-from wardgraph.schema.organisation import Facility, User, Ward
+from wardgraph.schema.organisation import User
 from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
 
@@ -170,14 +170,6 @@ async def spo2_scale_set_at(context: RequestContext, patient_id: UUID) -> dateti
 async def spo2_scale_set_by(context: RequestContext, patient_id: UUID) -> User | None:
     row = await context.loaders.spo2_scale.load(patient_id)
     return await recorded_by(context, row["spo2_scale_set_by"] if row is not None else None)
-
-
-async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
-    return await organisation.facility_of(context, facility_id)
-
-
-async def ward_of(context: RequestContext, ward_id: UUID | None) -> Ward | None:
-    return await organisation.ward_of(context, ward_id) if ward_id is not None else None
 
 
 # -- writes ------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from strawberry.extensions import SchemaExtension
 
 from wardgraph.schema.root import Mutation, Query, Subscription
 
-TYPES: list[type] = []
-
 
 @cache
 def build_schema(
@@ -23,7 +21,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[organisation.Tenant, organisation.User, patients.Patient, *TYPES],
+        types=[organisation.Tenant, organisation.User, patients.Patient],
         extensions=list(extensions),
         config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
     )

@@ -16,6 +16,7 @@ from wardgraph.context import RequestContext
 from wardgraph.news2 import News2Score as Scored
 from wardgraph.news2 import ParameterScore
 from wardgraph.resolvers import observations as resolve
+from wardgraph.resolvers import organisation
 from wardgraph.schema import ids
 from wardgraph.schema.enums import Consciousness, News2Risk, Spo2Scale
 from wardgraph.schema.organisation import Facility, User, Ward
@@ -124,12 +125,14 @@ class Observation(Node):
     @strawberry.field(description="Where the patient was: the facility of the admission in "
                       "force at recordedAt, else the registering facility.")
     async def facility(self, info: Info) -> Facility:
-        return await resolve.facility_of(info.context, self.facility_id)
+        return await organisation.facility_of(info.context, self.facility_id)
 
     @strawberry.field(description="The ward the patient was in at recordedAt; null when not "
                       "admitted then.")
     async def ward(self, info: Info) -> Ward | None:
-        return await resolve.ward_of(info.context, self.ward_id)
+        if self.ward_id is None:
+            return None
+        return await organisation.ward_of(info.context, self.ward_id)
 
 
 @strawberry.input(description="One set of vital signs, as NEWS2 scores them. Impossible values "
