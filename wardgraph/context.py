@@ -102,9 +102,7 @@ class RequestContext:
             try:
                 connection = await pool.acquire(timeout=self.settings.pool_timeout_seconds)
             except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as error:
-                raise errors.AppError(
-                    errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly"
-                ) from error
+                raise errors.unavailable() from error
             self._connection = connection
             self._sent_before = statements_sent(connection)
             self._session = await begin_with_claims(
@@ -113,7 +111,10 @@ class RequestContext:
 
     @property
     def statements(self) -> int:
-        return self._session.statements if self._session else 0
+        """Every statement the request's transactions sent so far, BEGIN and COMMIT included."""
+        if self._connection is None:
+            return self.statements_sent
+        return self.statements_sent + statements_sent(self._connection) - self._sent_before
 
     @property
     def loaders(self) -> Loaders:

@@ -9,7 +9,7 @@ from wardgraph.auth.claims import Claims, Role
 from wardgraph.auth.tokens import AuthError, decode_user_token, is_partner_token, partner_token_hash
 from wardgraph.context import RequestContext
 from wardgraph.db.auth import fetch_partner_token_claims
-from wardgraph.server.errors import UNAVAILABLE
+from wardgraph.db.errors import UNAVAILABLE
 
 
 async def partner_claims(context: RequestContext, token: str) -> Claims:
@@ -46,5 +46,4 @@ async def authenticate(context: RequestContext, authorization: str | None) -> No
     except AuthError:
         context.auth_failure = errors.unauthenticated("Invalid, expired or revoked token")
     except (asyncpg.PostgresError, *UNAVAILABLE):
-        context.auth_failure = errors.AppError(
-            errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
+        context.auth_failure = errors.unavailable()

@@ -87,34 +87,30 @@ async def begin_with_claims(connection: asyncpg.Connection, claims: Claims, requ
 
 class Session:
     """The request's connection. Resolvers run concurrently; statements on one connection
-    cannot, so each statement takes the lock. Counts statements (for tests and benchmarks)."""
+    cannot, so each statement takes the lock. (The pool's connections count what they send:
+    db/pool.py.)"""
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
-        self.statements = 0
         self._lock = asyncio.Lock()
         self._savepoints = itertools.count(1)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._lock:
-            self.statements += 1
             result: list[asyncpg.Record] = await self.connection.fetch(sql, *args)
             return result
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         async with self._lock:
-            self.statements += 1
             result: asyncpg.Record | None = await self.connection.fetchrow(sql, *args)
             return result
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self._lock:
-            self.statements += 1
             return await self.connection.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         async with self._lock:
-            self.statements += 1
             result: str = await self.connection.execute(sql, *args)
             return result
 

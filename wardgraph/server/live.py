@@ -41,9 +41,9 @@ from wardgraph.context import RequestContext
 from wardgraph.db import alerts as db
 from wardgraph.db.audit import AuditEvent, record_audit_events
 from wardgraph.db.auth import fetch_partner_token_claims
+from wardgraph.db.errors import UNAVAILABLE
 from wardgraph.db.session import claimed_transaction
-from wardgraph.errors import AppError
-from wardgraph.server.errors import UNAVAILABLE, format_error
+from wardgraph.server.errors import format_error
 from wardgraph.server.metrics import Metrics
 
 log = logging.getLogger("wardgraph.subscriptions")
@@ -112,7 +112,7 @@ class AlertHub:
         try:
             await asyncio.wait_for(self.listening.wait(), self.connect_timeout)
         except TimeoutError as error:
-            raise unavailable() from error
+            raise errors.unavailable() from error
 
     def subscribe(self, tenant_id: UUID, size: int) -> Subscriber:
         subscriber = Subscriber(tenant_id, size)
@@ -179,10 +179,6 @@ class AlertHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-
-def unavailable() -> AppError:
-    return AppError(errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
 
 
 @dataclass
