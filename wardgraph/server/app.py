@@ -7,7 +7,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,7 +21,6 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import DisableIntrospection
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -33,11 +31,9 @@ from wardgraph.auth.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
 from wardgraph.db.pool import create_pool
-from wardgraph.pipeline.documents import ParsedDocuments, ValidatedDocuments
-from wardgraph.pipeline.limits import BodySizeLimit, QueryLimits
-from wardgraph.pipeline.persisted import PersistedQueries, PersistedQueryStore
-from wardgraph.pipeline.planned import PlannedQueries
-from wardgraph.pipeline.transaction import TransactionPerOperation
+from wardgraph.pipeline import ordered_extensions
+from wardgraph.pipeline.limits import BodySizeLimit
+from wardgraph.pipeline.persisted import PersistedQueryStore
 from wardgraph.schema import build_schema
 from wardgraph.server.errors import format_error
 from wardgraph.server.live import (
@@ -97,20 +93,10 @@ COLLECTOR_THRESHOLDS = (7_000, 10, 10)
 
 def extensions_for(settings: Settings,
                    persisted: PersistedQueryStore) -> list[Any]:
-    extensions: list[Any] = [
-        partial(PersistedQueries, persisted),
-        LabelOperation,
-        LiveTransport,
-        QueryLimits,
-        TransactionPerOperation,
-        # Last: they step aside for any refusal the extensions above made.
-        ParsedDocuments,
-        ValidatedDocuments,
-        PlannedQueries,
-    ]
-    if settings.production:
-        extensions.insert(0, DisableIntrospection)
-    return extensions
+    """The pipeline's ordered extensions (wardgraph/pipeline says why that order), with the
+    server's observers in their place."""
+    return ordered_extensions(persisted, production=settings.production,
+                              observers=(LabelOperation, LiveTransport))
 
 
 class GraphQLApp(GraphQL[RequestContext, None]):
