@@ -12,12 +12,12 @@ from uuid import UUID
 import asyncpg
 
 from tests.harness import Api, settings_for_tests
+from wardgraph import ids
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.auth.tokens import issue_user_token, new_partner_token
 from wardgraph.db import organisation, partner_tokens
 from wardgraph.db.operator import OPERATOR_STATEMENT_TIMEOUT_MS, insert_tenant, tenant_admin
 from wardgraph.db.session import claimed_transaction
-from wardgraph.schema import ids
 
 TOKEN_TTL = timedelta(days=3650)  # tests pin clocks in any year; tokens must outlive them
 

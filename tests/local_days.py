@@ -17,8 +17,8 @@ import pytest
 from tests.admitting import DISCHARGE, TRANSFER, discharge_input, transfer_input
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api
+from wardgraph import ids
 from wardgraph.auth.claims import Role
-from wardgraph.schema import ids
 
 # Every zone the issue names: whole, half- and quarter-hour offsets, DST both ways, a 30-minute
 # DST, and the Chatham Islands' +12:45/+13:45.

@@ -13,10 +13,11 @@ import pytest
 from tests.admitting import DISCHARGE, TRANSFER, admit, beds, discharge_input, transfer_input
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, settings_for_tests
+from wardgraph import ids
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.db.pool import CountingConnection
-from wardgraph.schema import build_schema, ids
+from wardgraph.schema import build_schema
 
 HOUR = timedelta(hours=1)
 

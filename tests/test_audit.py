@@ -19,10 +19,10 @@ import pytest
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
+from wardgraph import ids
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import begin_with_claims
 from wardgraph.ops.audit_verify import verify
-from wardgraph.schema import ids
 
 PATIENT = "query($id: ID!) { patient(id: $id) { id mrn } }"
 EVENTS = """query($first: Int, $after: String, $patientId: ID, $actorId: ID, $from: DateTime,

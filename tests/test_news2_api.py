@@ -31,11 +31,11 @@ from tests.observing import (
     vitals,
 )
 from tests.sql_roles import as_role
-from wardgraph import news2
+from wardgraph import ids, news2
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.db.pool import CountingConnection
-from wardgraph.schema import build_schema, ids
+from wardgraph.schema import build_schema
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)
 

@@ -21,6 +21,7 @@ from tests.dashboard import DASHBOARD, PATIENT_SEARCH, Ward, occupied_ward
 from tests.factories import TenantKit
 from tests.harness import Api
 from tests.in_process import Answer, answer, ward_variables
+from wardgraph import ids
 from wardgraph.auth.claims import Role
 from wardgraph.pipeline.planned.compile import (
     FieldPlan,
@@ -31,7 +32,7 @@ from wardgraph.pipeline.planned.compile import (
     compile_operation,
 )
 from wardgraph.pipeline.planned.run import NotPlanned, _leaf
-from wardgraph.schema import build_schema, ids
+from wardgraph.schema import build_schema
 
 ALIASES_AND_FRAGMENTS = """
 fragment BedCard on Bed { label currentAdmission { number patient { ...Who } } }

@@ -27,11 +27,11 @@ from tests.serving import (
     subscribe,
     wait_for_metric,
 )
+from wardgraph import ids
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.auth.tokens import decode_user_token, issue_user_token
 from wardgraph.db.alerts import fetch_alert
 from wardgraph.db.session import claimed_transaction
-from wardgraph.schema import ids
 
 ALERTS = """subscription($wardId: ID) {
   news2Alerts(wardId: $wardId) {

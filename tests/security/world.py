@@ -24,11 +24,11 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api
+from wardgraph import ids
 from wardgraph.auth.claims import PARTNER_SCOPES, Role
 from wardgraph.db import admissions, organisation, patients
 from wardgraph.db.operator import OPERATOR_STATEMENT_TIMEOUT_MS, tenant_admin
 from wardgraph.db.session import claimed_transaction
-from wardgraph.schema import ids
 
 OWN, OTHER_FACILITY, OTHER_TENANT = "own", "other-facility", "other-tenant"
 NONEXISTENT, WRONG_TYPE = "nonexistent", "wrong-type"

@@ -8,6 +8,7 @@ from functools import cache
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from wardgraph.schema import organisation, patients
 from wardgraph.schema.root import Mutation, Query, Subscription
 
 
@@ -15,8 +16,6 @@ from wardgraph.schema.root import Mutation, Query, Subscription
 def build_schema(
     *extensions: type[SchemaExtension] | Callable[[], SchemaExtension],
 ) -> strawberry.Schema:
-    from wardgraph.schema import organisation, patients
-
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
