@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,13 @@ class RequestContext:
 
     def authenticated(self) -> Claims:
         return self.require(*Role)
+
+    async def alert_stream(
+        self, claims: Claims, ward_id: uuid.UUID | None
+    ) -> AsyncGenerator[asyncpg.Record, None]:
+        """The escalations this caller may see, as they are raised. Served over WebSocket only:
+        the WebSocket connection's context (server/live.py) provides the stream."""
+        raise errors.invalid("subscription", "Subscribe over WebSocket (graphql-transport-ws)")
 
     # -- the transaction -----------------------------------------------------------------------
 

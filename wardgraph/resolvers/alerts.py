@@ -9,7 +9,6 @@ import asyncpg
 from wardgraph import ids
 from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
-from wardgraph.server.live import alert_rows, live_context
 
 # Who reads vital signs reads their alerts; partners need observations:read. Row-level security
 # still decides, per alert, which facilities (and tenant) a subscriber hears of.
@@ -21,8 +20,5 @@ async def news2_alerts(context: RequestContext,
     """Checked when subscribing (FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE arrive as the
     subscription's error), then streamed."""
     claims = context.require(*SUBSCRIBERS, scope="observations:read")
-    live = live_context(context)
     ward = ids.decode(ward_id, "Ward") if ward_id is not None else None
-    assert live.hub is not None
-    await live.hub.ready()
-    return alert_rows(live, claims, ward)
+    return await context.alert_stream(claims, ward)

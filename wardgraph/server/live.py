@@ -195,6 +195,14 @@ class SubscriptionContext(RequestContext):
         with contextlib.suppress(RuntimeError):  # already closed
             await self.request.close(code=code, reason=reason)
 
+    async def alert_stream(
+        self, claims: Claims, ward_id: UUID | None
+    ) -> AsyncGenerator[asyncpg.Record, None]:
+        live = live_context(self)
+        assert live.hub is not None
+        await live.hub.ready()
+        return alert_rows(live, claims, ward_id)
+
 
 def presented_token(context: SubscriptionContext) -> str | None:
     params = context.connection_params or {}
