@@ -3,10 +3,12 @@ fails when it is the first one imported ("partially initialized module")."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import wardgraph
 
@@ -71,3 +73,47 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {}
+
+
+# The request path, outermost first; a module imports only from layers below its own.
+LAYERS: dict[str, int] = {
+    "ops": 8, "server": 7, "pipeline": 6, "schema": 6, "resolvers": 5,
+    "auth.authenticate": 4, "context": 3, "db": 2, "migrations": 2, "auth.tokens": 2,
+    "auth.claims": 1, "ids": 1, "paging": 1, "news2": 1, "policies": 1,
+    "config": 0, "errors": 0,
+}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[1] == "auth" and len(parts) > 2:
+        return "auth." + parts[2]
+    return parts[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wardgraph"):
+            # `from wardgraph.auth import tokens` names wardgraph.auth.tokens.
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("wardgraph.")}
+    return found
+
+
+def test_imports_run_one_way_from_the_cli_down_to_the_database() -> None:
+    package = Path(wardgraph.__file__).parent
+    upward = []
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts)
+        if len(parts) < 3 and parts[-1] == "__init__":
+            continue
+        for target in imported_modules(path):
+            source_layer, target_layer = layer_of(module), layer_of(target)
+            if source_layer == target_layer:
+                continue
+            if LAYERS[source_layer] <= LAYERS[target_layer]:
+                upward.append(f"{module} -> {target}")
+    assert upward == []
