@@ -35,7 +35,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.harness import start_embedded_for_tests
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import SET_CLAIMS, claim_values
 
 FACILITIES = (("DAC", "Asia/Dhaka"), ("NYC", "America/New_York"))

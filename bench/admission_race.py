@@ -45,11 +45,11 @@ from tests.admitting import (
 )
 from tests.factories import make_tenant
 from tests.harness import Api, settings_for_tests
-from wardgraph.app import create_app
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.config import Settings
 from wardgraph.db.embedded import THROWAWAY_SETTINGS, EmbeddedPostgres
 from wardgraph.migrations import runner
+from wardgraph.server.app import create_app
 
 BEDS = 20
 PATIENTS = 200

@@ -8,7 +8,7 @@ GraphQL. What is left of a request when the GraphQL layer is taken away.
   POST /record {"input": {...}}     wardgraph's own INSERT ... SELECT of an observation (and its
                                     escalation), scored with wardgraph.news2 as wardgraph does
 
-Authentication is wardgraph's: the same JWT, decoded by wardgraph.auth. No audit events are
+Authentication is wardgraph's: the same JWT, decoded by wardgraph.auth.tokens. No audit events are
 written (wardgraph writes one per patient, admission and observation it shows).
 """
 
@@ -24,8 +24,8 @@ import asyncpg
 import orjson
 
 from wardgraph import news2
-from wardgraph.auth import AuthError, decode_user_token
-from wardgraph.claims import Claims
+from wardgraph.auth.claims import Claims
+from wardgraph.auth.tokens import AuthError, decode_user_token
 from wardgraph.config import Settings
 from wardgraph.db import observations, patients
 from wardgraph.db.pool import keep_session

@@ -4,8 +4,9 @@ then with one optimisation undone at a time, in alternating rounds on the same d
 Undoing is done here, at server start, by replacing the piece in the running process (the
 factory `bench.optimisations:app`), so the product carries no switch for it:
 
-  planned queries   wardgraph.planned.PlannedQueries (every query through graphql-core's executor)
-  document caches   wardgraph.documents.ParsedDocuments / ValidatedDocuments
+  planned queries   wardgraph.pipeline.planned.PlannedQueries (every query through
+                    graphql-core's executor)
+  document caches   wardgraph.pipeline.documents.ParsedDocuments / ValidatedDocuments
   orjson            the responses encoded with the standard library's json instead
   no pool reset     asyncpg's default reset round trip on every release (wardgraph.db.pool)
   merged trips      BEGIN and the claims, the audit append and COMMIT, each in two round trips
@@ -13,8 +14,8 @@ factory `bench.optimisations:app`), so the product carries no switch for it:
   ward + facility   the facility fetched by a statement of its own (one statement more)
   ward occupancy    beds, admissions, patients and latest observations each by a statement of
                     its own (three more; wardgraph.db.ward_occupancy)
-  gc.freeze         the collector walking the schema's objects again (wardgraph.app)
-  gc thresholds     the collector at Python's default thresholds (wardgraph.app)
+  gc.freeze         the collector walking the schema's objects again (wardgraph.server.app)
+  gc thresholds     the collector at Python's default thresholds (wardgraph.server.app)
   uvloop/httptools  uvicorn on asyncio and h11
 
 and, measured the same way, two settings (2 worker processes; a pool of 10 connections) and one
@@ -72,8 +73,8 @@ def swap(module: ModuleType | type, name: str, value: Any) -> None:
 
 
 def _undo_caches() -> None:
-    import wardgraph.app as app
-    from wardgraph.documents import ParsedDocuments, ValidatedDocuments
+    import wardgraph.server.app as app
+    from wardgraph.pipeline.documents import ParsedDocuments, ValidatedDocuments
 
     shipped = app.extensions_for
 
@@ -84,8 +85,8 @@ def _undo_caches() -> None:
 
 
 def _undo_planned() -> None:
-    import wardgraph.app as app
-    from wardgraph.planned import PlannedQueries
+    import wardgraph.server.app as app
+    from wardgraph.pipeline.planned import PlannedQueries
 
     shipped = app.extensions_for
 
@@ -96,7 +97,7 @@ def _undo_planned() -> None:
 
 
 def _undo_orjson() -> None:
-    import wardgraph.app as app
+    import wardgraph.server.app as app
 
     swap(app, "orjson", SimpleNamespace(
         dumps=lambda data: json.dumps(data, separators=(",", ":"))))
@@ -117,14 +118,24 @@ def _undo_round_trips() -> None:
     swap(audit, "SAFE_EVENTS", re.compile(r"(?!)"))  # matches nothing
 
 
+# The ward alone: its facility then costs a statement of its own.
+WARDS_BY_ID = """
+select tenant_id, id, facility_id, name, daily_rate, created_at
+from app.wards where tenant_id = $1 and id = any($2::uuid[])
+"""
+
+
 def _undo_ward_facility() -> None:
-    from wardgraph.db import loaders, organisation
+    from wardgraph.db import loaders
+
+    async def fetch_wards(session: Any, tenant_id: Any, ids: list[Any]) -> Any:
+        return await session.fetch(WARDS_BY_ID, tenant_id, ids)
 
     shipped = loaders.Loaders.__init__
 
-    def __init__(self: loaders.Loaders, context: Any) -> None:
-        shipped(self, context)
-        self.ward = self.one(organisation.fetch_wards_by_id)
+    def __init__(self: loaders.Loaders, *args: Any) -> None:
+        shipped(self, *args)
+        self.ward = self.one(fetch_wards)
 
     swap(loaders.Loaders, "__init__", __init__)
 
@@ -136,14 +147,14 @@ def _undo_ward_occupancy() -> None:
 
 
 def _undo_gc_freeze() -> None:
-    import wardgraph.app as app
+    import wardgraph.server.app as app
 
     swap(app, "gc", SimpleNamespace(collect=lambda: 0, freeze=lambda: None,
                                     set_threshold=gc.set_threshold))
 
 
 def _undo_gc_thresholds() -> None:
-    import wardgraph.app as app
+    import wardgraph.server.app as app
 
     swap(app, "COLLECTOR_THRESHOLDS", (700, 10, 10))
 

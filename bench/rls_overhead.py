@@ -32,7 +32,7 @@ from bench import database
 from bench.floor import scored
 from bench.workloads import Place, Workloads
 from tests.seeding import FAMILY_NAMES, VITAL_SETS
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db import observations, organisation, patients, ward_occupancy
 from wardgraph.db.session import SET_CLAIMS, Session, claim_values
 

@@ -39,9 +39,9 @@ class ServerOptions:
 def wardgraph_app() -> Starlette:
     """The uvicorn factory (`--factory bench.servers:wardgraph_app`): the app as `wardgraph
     serve` builds it, configured from WARDGRAPH_* variables."""
-    from wardgraph.app import create_app
     from wardgraph.config import Settings
-    from wardgraph.log_config import configure_logging
+    from wardgraph.server.app import create_app
+    from wardgraph.server.log import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)

@@ -21,10 +21,10 @@ from typing import Any
 
 from tests.dashboard import DASHBOARD, PATIENT_SEARCH, RECORD_OBSERVATION
 from tests.seeding import FAMILY_NAMES, VITAL_SETS, Seeded
-from wardgraph.auth import issue_user_token
-from wardgraph.claims import Claims, Role
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import issue_user_token
 from wardgraph.config import Settings
-from wardgraph.schema import ids
 
 SYSTEMS = ("wardgraph", "postgraphile", "floor")
 WORKLOADS = ("dashboard", "search", "record")

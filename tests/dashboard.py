@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tests.admitting import admit
 from tests.factories import TenantKit
 from tests.observing import RECORD, record_input, vitals
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 DASHBOARD = """
 query WardDashboard($ward: ID!) {

@@ -12,11 +12,12 @@ from uuid import UUID
 import asyncpg
 
 from tests.harness import Api, settings_for_tests
-from wardgraph.auth import issue_user_token, new_partner_token
-from wardgraph.claims import Claims, Role
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import issue_user_token, new_partner_token
 from wardgraph.db import organisation, partner_tokens
-from wardgraph.db.operator import as_tenant_admin, insert_tenant
-from wardgraph.schema import ids
+from wardgraph.db.operator import OPERATOR_STATEMENT_TIMEOUT_MS, insert_tenant, tenant_admin
+from wardgraph.db.session import claimed_transaction
 
 TOKEN_TTL = timedelta(days=3650)  # tests pin clocks in any year; tokens must outlive them
 
@@ -83,7 +84,9 @@ class TenantKit:
         token, token_hash = new_partner_token()
         connection = await asyncpg.connect(self.admin_url)
         try:
-            async with as_tenant_admin(connection, self.tenant_id) as session:
+            async with claimed_transaction(
+                connection, tenant_admin(self.tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+            ) as session:
                 await partner_tokens.insert_partner_token(
                     session, self.tenant_id, f"partner {secrets.token_hex(3)}", token_hash,
                     scopes, [ids.decode(f, "Facility") for f in facility_ids],
@@ -110,7 +113,9 @@ async def make_tenant(api: Api, admin_url: str, slug: str | None = None) -> Tena
     try:
         async with connection.transaction():
             tenant = await insert_tenant(connection, slug, f"Tenant {slug}")
-            async with as_tenant_admin(connection, tenant["tenant_id"]) as session:
+            async with claimed_transaction(
+                connection, tenant_admin(tenant["tenant_id"]), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+            ) as session:
                 admin = await organisation.insert_user(
                     session, tenant["tenant_id"], f"admin@{slug}.example", "Admin", "ADMIN",
                     None, [])

@@ -16,10 +16,10 @@ import asyncpg
 import httpx
 import uvicorn
 
-from wardgraph.app import create_app
 from wardgraph.config import Settings
 from wardgraph.db.embedded import THROWAWAY_SETTINGS, EmbeddedPostgres
 from wardgraph.migrations import runner
+from wardgraph.server.app import create_app
 
 TEST_SECRET = "test-secret-" + "x" * 40
 

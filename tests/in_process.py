@@ -11,9 +11,9 @@ import asyncpg
 
 from tests.dashboard import Ward
 from tests.harness import settings_for_tests
-from wardgraph.authenticate import authenticate
+from wardgraph.auth.authenticate import authenticate
 from wardgraph.context import AppState, RequestContext
-from wardgraph.planned import PlannedQueries
+from wardgraph.pipeline.planned import PlannedQueries
 from wardgraph.schema import build_schema
 
 

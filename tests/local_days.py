@@ -17,8 +17,8 @@ import pytest
 from tests.admitting import DISCHARGE, TRANSFER, discharge_input, transfer_input
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api
-from wardgraph.claims import Role
-from wardgraph.schema import ids
+from wardgraph import ids
+from wardgraph.auth.claims import Role
 
 # Every zone the issue names: whole, half- and quarter-hour offsets, DST both ways, a 30-minute
 # DST, and the Chatham Islands' +12:45/+13:45.
@@ -85,7 +85,7 @@ def midnights_spanned(started_at: datetime, ended_at: datetime | None, zone: str
 
 ACCRUE = """
 mutation($facilityId: ID!, $through: Date!) {
-  accrueBedDays(facilityId: $facilityId, through: $through) {
+  accrueBedDays(input: {facilityId: $facilityId, through: $through}) {
     facility { id } through chargesCreated amount { amount currency } bedDays
   }
 }"""

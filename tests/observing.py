@@ -15,9 +15,9 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api
-from wardgraph.claims import Role
+from wardgraph import ids
+from wardgraph.auth.claims import Role
 from wardgraph.news2 import Consciousness, Vitals
-from wardgraph.schema import ids
 
 NEWS2_FIELDS = "total risk redScore parameters { name value score } monitoring response"
 OBSERVATION_FIELDS = f"""

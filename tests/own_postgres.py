@@ -98,7 +98,7 @@ def wardgraph_cli(*args: str, admin_url: str | None = None, api_url: str | None 
     if api_url:
         env["WARDGRAPH_DATABASE_URL"] = api_url
     env.update(extra or {})
-    return subprocess.run([sys.executable, "-m", "wardgraph.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "wardgraph.ops.cli", *args], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
 
 

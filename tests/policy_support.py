@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from wardgraph.migrations import runner
-from wardgraph.policy_tools.connection import connect, scratch_database
+from wardgraph.ops.policy_tools.connection import connect, scratch_database
 
 SCRATCH_PREFIX = "wardgraph_policy_test_"
 
@@ -34,7 +34,7 @@ async def run_cli(*args: str, admin_url: str | None = None,
         env["WARDGRAPH_ADMIN_DATABASE_URL"] = admin_url
         env["WARDGRAPH_DATABASE_URL"] = api_url or admin_url
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wardgraph.cli", *args, env=env,
+        sys.executable, "-m", "wardgraph.ops.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await process.communicate()
     assert process.returncode is not None

@@ -136,7 +136,7 @@ class Operator:
         return env
 
     def command(self, *args: str) -> list[str]:
-        return [*self._python, "-m", "wardgraph.cli", *args]
+        return [*self._python, "-m", "wardgraph.ops.cli", *args]
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(self.command(*args), env=self.environment(**extra),

@@ -122,7 +122,7 @@ def free_port() -> int:
 
 
 def wardgraph_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "wardgraph.cli", *args]
+    return [sys.executable, "-m", "wardgraph.ops.cli", *args]
 
 
 def serve_environment(api_url: str, admin_url: str, **extra: str) -> dict[str, str]:

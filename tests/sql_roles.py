@@ -8,8 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.claims import Claims, Role
-from wardgraph.db.session import SET_CLAIMS, claim_values
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.db.session import begin_with_claims
 
 
 @asynccontextmanager
@@ -19,6 +19,7 @@ async def claimed(url: str, claims: Claims | None, role: Role | None = None,
     sets them, rolled back after. Claims None: `role` alone, with no claim (what a forgotten
     claim looks like). On a superuser's connection, becoming the role drops its rights."""
     connection = await asyncpg.connect(url)
+    # asyncpg's own transaction, so that probes may nest savepoints in it.
     transaction = connection.transaction()
     await transaction.start()
     try:
@@ -26,7 +27,7 @@ async def claimed(url: str, claims: Claims | None, role: Role | None = None,
             assert role is not None
             await connection.execute("select set_config('role', $1, true)", role.db_role)
         else:
-            await connection.execute(SET_CLAIMS, *claim_values(claims, request_id, 10_000))
+            await begin_with_claims(connection, claims, request_id, 10_000)
         yield connection
     finally:
         await transaction.rollback()

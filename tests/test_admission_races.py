@@ -28,10 +28,9 @@ from tests.admitting import (
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
 from wardgraph.db.errors import to_app_error
-from wardgraph.schema import ids
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,11 @@ import pytest
 from tests.admitting import DISCHARGE, TRANSFER, admit, beds, discharge_input, transfer_input
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, settings_for_tests
-from wardgraph.claims import Claims, Role
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
-from wardgraph.schema import build_schema, ids
+from wardgraph.db.pool import CountingConnection
+from wardgraph.schema import build_schema
 
 HOUR = timedelta(hours=1)
 
@@ -51,12 +53,14 @@ async def statements_of(database: DatabaseUnderTest, claims: Claims, query: str,
                         variables: dict[str, Any]) -> int:
     """How many statements one request runs, executed in-process on the real schema and
     database (the count is not visible over HTTP)."""
-    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1)
+    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1,
+                                     connection_class=CountingConnection)
     try:
         context = RequestContext(state=AppState(settings_for_tests(), pool), claims=claims)
         result = await build_schema().execute(query, variables, context_value=context)
         assert result.errors is None, result.errors
         count = context.statements
+        assert count > 0
         await context.finish(commit=False)
         return count
     finally:

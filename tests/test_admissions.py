@@ -25,11 +25,10 @@ from tests.admitting import (
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
 from wardgraph.db.errors import to_app_error
-from wardgraph.schema import ids
-from wardgraph.schema.admissions import CLOCK_SKEW_ALLOWANCE
+from wardgraph.resolvers.admissions import CLOCK_SKEW_ALLOWANCE
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)  # 10:00 in Dhaka
 HOUR = timedelta(hours=1)

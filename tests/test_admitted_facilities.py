@@ -17,9 +17,9 @@ from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.seeding import Shape, seed
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph import ids
+from wardgraph.auth.claims import Role
 from wardgraph.migrations import runner
-from wardgraph.schema import ids
 
 PATIENT = "query($id: ID!) { patient(id: $id) { id mrn } }"
 

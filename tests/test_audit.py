@@ -19,10 +19,10 @@ import pytest
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph.audit_verify import verify
-from wardgraph.claims import Claims, Role
-from wardgraph.db.session import SET_CLAIMS, claim_values
-from wardgraph.schema import ids
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.db.session import begin_with_claims
+from wardgraph.ops.audit_verify import verify
 
 PATIENT = "query($id: ID!) { patient(id: $id) { id mrn } }"
 EVENTS = """query($first: Int, $after: String, $patientId: ID, $actorId: ID, $from: DateTime,
@@ -145,7 +145,7 @@ async def record(api: Api, tenant: TenantKit) -> tuple[str, dict[str, Any], str]
 async def revoke_token(api: Api, tenant: TenantKit) -> tuple[str, dict[str, Any], str]:
     token = await tenant.partner(["patients:read"])
     data = await api.data("{ viewer { partnerToken { id } } }", {}, token)
-    return ("mutation($id: ID!) { revokePartnerToken(id: $id) { id } }",
+    return ("mutation($id: ID!) { revokePartnerToken(input: {id: $id}) { id } }",
             {"id": data["viewer"]["partnerToken"]["id"]}, tenant.admin_token)
 
 
@@ -340,7 +340,7 @@ async def test_neither_the_audit_writer_nor_the_tables_owner_changes_an_event(
         async with connection.transaction():
             if who == "wg_audit_writer":
                 claims = Claims(tenant_id=tenant.tenant_id, role=Role.ADMIN)
-                await connection.execute(SET_CLAIMS, *claim_values(claims, "probe", 10_000))
+                await begin_with_claims(connection, claims, "probe", 10_000)
                 await connection.execute("set local role wg_audit_writer")
             await attempt(connection, statement, tenant)
     finally:
@@ -354,7 +354,7 @@ def audit_verify(database: DatabaseUnderTest, *args: str,
                  admin_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WARDGRAPH_DATABASE_URL": database.api_url,
            "WARDGRAPH_ADMIN_DATABASE_URL": admin_url or database.admin_url}
-    return subprocess.run([sys.executable, "-m", "wardgraph.cli", "audit", "verify", *args],
+    return subprocess.run([sys.executable, "-m", "wardgraph.ops.cli", "audit", "verify", *args],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 

@@ -19,10 +19,10 @@ import pytest
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph.audit_verify import verify
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.audit import AuditEvent, record_audit_events
-from wardgraph.db.session import SET_CLAIMS, Session, claim_values
+from wardgraph.db.session import Session, begin_with_claims, claimed_transaction
+from wardgraph.ops.audit_verify import verify
 
 # Every stored event next to what app.audit_event_hash() makes of its fields and its
 # predecessor's hash: the reference serialisation the set-based append inlines.
@@ -110,8 +110,7 @@ async def request_transaction(database: DatabaseUnderTest, claims: Claims,
     end (unless the block raises)."""
     connection = await asyncpg.connect(database.api_url)
     try:
-        async with connection.transaction():
-            await connection.execute(SET_CLAIMS, *claim_values(claims, request_id, 30_000))
+        async with claimed_transaction(connection, claims, request_id, 30_000):
             yield connection
     finally:
         await connection.close()
@@ -302,11 +301,8 @@ async def test_a_second_append_waits_for_the_first_and_links_after_all_of_it(
     try:
         started = []
         for connection, request_id in ((one, "first"), (two, "second")):
-            transaction = connection.transaction()
-            await transaction.start()
-            await connection.execute(SET_CLAIMS, *claim_values(
-                nurse_claims(unaudited), request_id, 30_000))
-            started.append(transaction)
+            started.append(await begin_with_claims(
+                connection, nurse_claims(unaudited), request_id, 30_000))
         await record_audit_events(Session(one), first, at)
         pid = await two.fetchval("select pg_backend_pid()")
         waiting = asyncio.create_task(record_audit_events(Session(two), second, at))
@@ -315,9 +311,9 @@ async def test_a_second_append_waits_for_the_first_and_links_after_all_of_it(
                 break
             await asyncio.sleep(0.05)
         assert await lock_waiter(database, pid) and not waiting.done()
-        await started[0].commit()
+        await started[0].execute("commit")
         await waiting
-        await started[1].commit()
+        await started[1].execute("commit")
     finally:
         await one.close()
         await two.close()
@@ -336,7 +332,7 @@ async def append_row_by_row(database: DatabaseUnderTest, claims: Claims,
     connection = await asyncpg.connect(database.admin_url)
     try:
         async with connection.transaction():
-            await connection.execute(SET_CLAIMS, *claim_values(claims, request_id, 30_000))
+            await begin_with_claims(connection, claims, request_id, 30_000)
             await connection.execute("reset role")
             await connection.execute(
                 "select set_config('wgtest.events', $1, true), "

@@ -15,8 +15,8 @@ from freezegun import freeze_time
 
 from tests.factories import TenantKit
 from tests.harness import TEST_SECRET, Api, DatabaseUnderTest, LiveServer, settings_for_tests
-from wardgraph import auth
-from wardgraph.claims import Claims, Role
+from wardgraph.auth import tokens as auth
+from wardgraph.auth.claims import Claims, Role
 
 LOGIN = """mutation($input: LoginInput!) { login(input: $input) { token expiresAt } }"""
 VIEWER = "{ viewer { role kind tenant { slug } user { email } } }"

@@ -17,7 +17,7 @@ def wardgraph(database: DatabaseUnderTest, *args: str, stdin: str = ""
     env = {**os.environ, "WARDGRAPH_DATABASE_URL": database.api_url,
            "WARDGRAPH_ADMIN_DATABASE_URL": database.admin_url,
            "WARDGRAPH_JWT_SECRET": TEST_SECRET}
-    return subprocess.run([sys.executable, "-m", "wardgraph.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "wardgraph.ops.cli", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 

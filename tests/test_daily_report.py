@@ -42,7 +42,7 @@ from tests.local_days import (
 )
 from tests.observing import record, vitals
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from tests.serving import (
     subscribe,
     wait_for_metric,
 )
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.db.embedded import EmbeddedPostgres
 from wardgraph.db.errors import to_app_error
 

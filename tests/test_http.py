@@ -12,7 +12,7 @@ from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, LiveServer
 from tests.serving import code_of, live_server, serve_environment, wardgraph_command
 from wardgraph.config import ConfigError, Settings
-from wardgraph.transport import negotiate
+from wardgraph.server.transport import negotiate
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

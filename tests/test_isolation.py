@@ -10,8 +10,8 @@ import pytest
 from tests.factories import TenantKit
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
-from wardgraph.claims import USER_ROLES, Role
-from wardgraph.schema import ids
+from wardgraph import ids
+from wardgraph.auth.claims import USER_ROLES, Role
 
 TENANT_TABLES = ("app.facilities", "app.wards", "app.beds", "app.users", "app.user_facilities",
                  "app.patients")

@@ -13,11 +13,11 @@ from graphql import parse
 from tests.factories import TenantKit, make_tenant
 from tests.harness import Api, DatabaseUnderTest, LiveServer
 from tests.serving import code_of, errors_of, live_server
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.config import Limits, Settings
-from wardgraph.limits import DEFAULT_LIST_SIZE, count_tokens, measure, measure_request
-from wardgraph.ratelimit import RateLimited, RateLimiter
+from wardgraph.pipeline.limits import DEFAULT_LIST_SIZE, count_tokens, measure, measure_request
 from wardgraph.schema import build_schema
+from wardgraph.server.ratelimit import RateLimited, RateLimiter
 
 TIGHT = Limits(max_depth=4, max_aliases=3, max_tokens=40, max_cost=10, max_body_bytes=2000)
 

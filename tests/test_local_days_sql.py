@@ -23,7 +23,7 @@ from tests.local_days import (
     midnights_spanned,
 )
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 MICROSECOND = timedelta(microseconds=1)
 DAY = timedelta(days=1)

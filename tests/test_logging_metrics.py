@@ -14,8 +14,8 @@ import pytest
 from tests.factories import TenantKit
 from tests.harness import Api, DatabaseUnderTest
 from tests.serving import ServeProcess, metric, serve_environment
-from wardgraph.log_config import FIELDS, JsonFormatter, request_id_var
-from wardgraph.metrics import MAX_OPERATIONS, Metrics
+from wardgraph.server.log import FIELDS, JsonFormatter, request_id_var
+from wardgraph.server.metrics import MAX_OPERATIONS, Metrics
 
 
 @pytest.fixture

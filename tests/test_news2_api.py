@@ -31,10 +31,11 @@ from tests.observing import (
     vitals,
 )
 from tests.sql_roles import as_role
-from wardgraph import news2
-from wardgraph.claims import Claims, Role
+from wardgraph import ids, news2
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
-from wardgraph.schema import build_schema, ids
+from wardgraph.db.pool import CountingConnection
+from wardgraph.schema import build_schema
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)
 
@@ -317,13 +318,15 @@ async def statements_of(database: DatabaseUnderTest, claims: Claims,
                         query: str) -> tuple[int, dict[str, Any]]:
     """How many statements one request runs, and its data, executed in-process on the real
     schema and database (the count is not visible over HTTP)."""
-    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1)
+    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1,
+                                     connection_class=CountingConnection)
     try:
         context = RequestContext(state=AppState(settings_for_tests(), pool), claims=claims)
         result = await build_schema().execute(query, context_value=context)
         assert result.errors is None, result.errors
         assert result.data is not None
         count = context.statements
+        assert count > 0
         await context.finish(commit=False)
         return count, result.data
     finally:

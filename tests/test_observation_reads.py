@@ -21,7 +21,7 @@ from tests.observing import (
     uuid_of,
 )
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

@@ -32,9 +32,8 @@ from tests.observing import (
     vitals,
 )
 from tests.sql_roles import as_role
-from wardgraph import news2
-from wardgraph.claims import Role
-from wardgraph.schema import ids
+from wardgraph import ids, news2
+from wardgraph.auth.claims import Role
 
 NOW = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)  # 10:00 in Dhaka
 MINUTE = timedelta(minutes=1)

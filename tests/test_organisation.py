@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import TenantKit
 from tests.harness import Api
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 CREATE_FACILITY = """
 mutation($input: CreateFacilityInput!) {

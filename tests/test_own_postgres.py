@@ -115,7 +115,7 @@ def test_production_serve_answers_with_a_token_from_the_cli(deployment: Deployme
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARDGRAPH_")}
     env.update({"WARDGRAPH_ENV": "production", "WARDGRAPH_JWT_SECRET": TEST_SECRET,
                 "WARDGRAPH_DATABASE_URL": deployment.api_url, "WARDGRAPH_PORT": str(port)})
-    process = subprocess.Popen([sys.executable, "-m", "wardgraph.cli", "serve"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "wardgraph.ops.cli", "serve"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

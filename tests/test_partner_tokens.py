@@ -11,11 +11,13 @@ from freezegun import freeze_time
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 CREATE = """mutation($i: CreatePartnerTokenInput!) { createPartnerToken(input: $i) {
   token partnerToken { id name scopes expiresAt revokedAt facilities { code } } } }"""
-REVOKE = """mutation($id: ID!) { revokePartnerToken(id: $id) { id revokedAt } }"""
+REVOKE = """mutation($id: ID!) {
+  revokePartnerToken(input: {id: $id}) { id revokedAt }
+}"""
 VIEWER = """{ viewer { kind role name scopes expiresAt partnerToken { name }
               facilities { code } } }"""
 
@@ -167,3 +169,16 @@ async def test_a_token_that_differs_at_all_is_refused(
     token = await tenant.partner(["patients:read"])
     assert (await api.data("{ viewer { kind } }", {}, token))["viewer"]["kind"] == "PARTNER"
     assert await api.error_code("{ viewer { kind } }", token=change(token)) == "UNAUTHENTICATED"
+
+
+async def test_revoking_takes_the_token_id_as_input_only(
+    api: Api, tenant: TenantKit
+) -> None:
+    token = await tenant.partner(["patients:read"])
+    data = await api.data("{ viewer { partnerToken { id } } }", {}, token)
+    token_id = data["viewer"]["partnerToken"]["id"]
+    code = await api.error_code("mutation($id: ID!) { revokePartnerToken(id: $id) { id } }",
+                                {"id": token_id}, tenant.admin_token)
+    assert code == "GRAPHQL_VALIDATION_FAILED"
+    assert (await api.data("{ viewer { partnerToken { revokedAt } } }", {}, token)
+            )["viewer"]["partnerToken"]["revokedAt"] is None

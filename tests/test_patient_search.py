@@ -17,7 +17,7 @@ from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.seeding import Seeded, Shape, seed
 from tests.sql_roles import claimed
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.patients import SEARCH_PATIENTS_PAGE, prefix_range
 
 SEARCH = """query($s: String, $first: Int, $after: String) {

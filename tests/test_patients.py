@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 CREATE = """mutation($i: CreatePatientInput!) {
   createPatient(input: $i) { id mrn givenName familyName birthDate facility { code } } }"""

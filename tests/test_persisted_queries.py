@@ -16,7 +16,7 @@ import pytest
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, LiveServer
 from tests.serving import code_of, live_server, serve_environment, wardgraph_command
-from wardgraph.persisted_queries import operations_of, sha256_hex
+from wardgraph.pipeline.persisted import operations_of, sha256_hex
 from wardgraph.schema import build_schema
 
 

@@ -21,8 +21,9 @@ from tests.dashboard import DASHBOARD, PATIENT_SEARCH, Ward, occupied_ward
 from tests.factories import TenantKit
 from tests.harness import Api
 from tests.in_process import Answer, answer, ward_variables
-from wardgraph.claims import Role
-from wardgraph.planned.compile import (
+from wardgraph import ids
+from wardgraph.auth.claims import Role
+from wardgraph.pipeline.planned.compile import (
     FieldPlan,
     ListOf,
     NonNull,
@@ -30,8 +31,8 @@ from wardgraph.planned.compile import (
     ObjectPlan,
     compile_operation,
 )
-from wardgraph.planned.run import NotPlanned, _leaf
-from wardgraph.schema import build_schema, ids
+from wardgraph.pipeline.planned.run import NotPlanned, _leaf
+from wardgraph.schema import build_schema
 
 ALIASES_AND_FRAGMENTS = """
 fragment BedCard on Bed { label currentAdmission { number patient { ...Who } } }

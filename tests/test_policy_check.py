@@ -12,10 +12,10 @@ import pytest
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import migrated_database, rolled_back, run_cli
 from wardgraph.migrations import runner
-from wardgraph.policy_tools import AUDITED_SCHEMAS
-from wardgraph.policy_tools.catalog import Snapshot, fetch_snapshot
-from wardgraph.policy_tools.check import Difference, check, diff, snapshot_of
-from wardgraph.policy_tools.connection import connect
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools.catalog import Snapshot, fetch_snapshot
+from wardgraph.ops.policy_tools.check import Difference, check, diff, snapshot_of
+from wardgraph.ops.policy_tools.connection import connect
 
 
 @pytest.fixture(scope="module")

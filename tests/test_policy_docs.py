@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import DatabaseUnderTest
-from wardgraph.policy_tools.connection import AuditError, connect
-from wardgraph.policy_tools.docs import ROLE_SENTENCES, header_sentence, render_markdown
-from wardgraph.policy_tools.matrix import Matrix, fetch_matrix
+from wardgraph.ops.policy_tools.connection import AuditError, connect
+from wardgraph.ops.policy_tools.docs import ROLE_SENTENCES, header_sentence, render_markdown
+from wardgraph.ops.policy_tools.matrix import Matrix, fetch_matrix
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "policies.md"
 

@@ -9,8 +9,8 @@ import pytest
 
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import migrated_database, rolled_back, run_cli
-from wardgraph.policy_tools.connection import connect
-from wardgraph.policy_tools.lint import LINTS, UNRESTRICTED_ROLES, Lint, run_lint
+from wardgraph.ops.policy_tools.connection import connect
+from wardgraph.ops.policy_tools.lint import LINTS, UNRESTRICTED_ROLES, Lint, run_lint
 
 LINTS_BY_NAME = {lint.name: lint for lint in LINTS}
 

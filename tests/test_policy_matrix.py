@@ -14,10 +14,10 @@ from tests.factories import admin_fetch
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import empty_database, migrated_database, rolled_back, run_cli
 from wardgraph.migrations.apply import RESET_SQL
-from wardgraph.policy_tools import AUDITED_SCHEMAS
-from wardgraph.policy_tools.catalog import fetch_snapshot
-from wardgraph.policy_tools.connection import connect
-from wardgraph.policy_tools.matrix import (
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools.catalog import fetch_snapshot
+from wardgraph.ops.policy_tools.connection import connect
+from wardgraph.ops.policy_tools.matrix import (
     COMMANDS,
     Matrix,
     MatrixRow,
@@ -25,7 +25,7 @@ from wardgraph.policy_tools.matrix import (
     grant_mark,
     readable,
 )
-from wardgraph.policy_tools.reconstruct import render_sql
+from wardgraph.ops.policy_tools.reconstruct import render_sql
 
 REQUEST_ROLES = ("wg_admin", "wg_clinician", "wg_nurse", "wg_billing", "wg_auditor",
                  "wg_partner")
@@ -211,13 +211,14 @@ async def test_policies_cli_prints_the_observations_matrix_as_a_table(
     assert result.returncode == 0, result.stderr
     block = block_of(result.stdout, "app.observations")
     assert block[0] == "app.observations: row security enabled and forced"
-    grid = {line.split()[0]: line.split()[1:] for line in block[2:11]}
+    end = 2 + len(matrix.roles())  # a line per role after the table's two header lines
+    grid = {line.split()[0]: line.split()[1:] for line in block[2:end]}
     assert grid == {role: [grant_mark(cell(matrix, "app.observations", role, command))
                            for command in COMMANDS] for role in matrix.roles()}
     assert grid["wg_billing"] == ["-", "-", "-", "-"]
     admin = cell(matrix, "app.observations", "wg_admin", "SELECT")
-    assert block[11] == "  SELECT by wg_admin"
-    assert [line.split()[:2] for line in block[12:14]] == [
+    assert block[end] == "  SELECT by wg_admin"
+    assert [line.split()[:2] for line in block[end + 1:end + 3]] == [
         ["using", admin.permissive_policies[0]], ["and", admin.restrictive_policies[0]]]
 
 

@@ -10,11 +10,11 @@ from alembic.script import ScriptDirectory
 
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import empty_database, run_cli
-from wardgraph.cli import OFFLINE_URL
 from wardgraph.migrations.runner import alembic_config
 from wardgraph.migrations.sql_files import read_sql
+from wardgraph.ops.cli import OFFLINE_URL
+from wardgraph.ops.policy_tools.check import check
 from wardgraph.policies import POLICY_FILES, read_policy
-from wardgraph.policy_tools.check import check
 
 
 def migration_files() -> list[str]:

@@ -28,10 +28,11 @@ from tests.harness import DatabaseUnderTest, settings_for_tests
 from tests.observing import vitals
 from tests.seeding import Seeded, Shape, seed
 from tests.sql_roles import claimed
-from wardgraph.claims import Claims, Role
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import AppState, RequestContext
 from wardgraph.db.session import SET_CLAIMS
-from wardgraph.schema import build_schema, ids
+from wardgraph.schema import build_schema
 
 # 10 tenants x 2 facilities x 50 patients x 20 observations: 20,000 observations; 1,000 each of
 # patients, admissions, bed stays and beds.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.factories import TenantKit
 from tests.harness import Api, LiveServer
 from tests.sql_roles import as_role
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 
 
 def connections_in_use(live_server: LiveServer) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import TenantKit
 from tests.harness import DatabaseUnderTest
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
 from wardgraph.db.pool import CountingConnection
 from wardgraph.db.session import Session, begin_with_claims, inline

@@ -43,7 +43,7 @@ def postgres_running_in(pgdata: Path) -> bool:
 def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "WARDGRAPH_DATA_DIR": str(data_dir), "WARDGRAPH_PORT": str(port)}
     env.pop("WARDGRAPH_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "wardgraph.cli", "serve", "--demo"],
+    process = subprocess.Popen([sys.executable, "-m", "wardgraph.ops.cli", "serve", "--demo"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env)
     assert process.stdout is not None

@@ -27,11 +27,11 @@ from tests.serving import (
     subscribe,
     wait_for_metric,
 )
-from wardgraph.auth import decode_user_token, issue_user_token
-from wardgraph.claims import Claims, Role
+from wardgraph import ids
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import decode_user_token, issue_user_token
 from wardgraph.db.alerts import fetch_alert
 from wardgraph.db.session import claimed_transaction
-from wardgraph.schema import ids
 
 ALERTS = """subscription($wardId: ID) {
   news2Alerts(wardId: $wardId) {
@@ -180,7 +180,8 @@ async def _read_as(database: DatabaseUnderTest, claims: Claims, tenant_id: Any,
     pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1)
     assert pool is not None
     try:
-        async with claimed_transaction(pool, claims, "test", 5000, 5) as session:
+        async with pool.acquire(timeout=5) as connection, claimed_transaction(
+                connection, claims, "test", 5000) as session:
             return await fetch_alert(session, tenant_id, escalation_id, None)
     finally:
         await pool.close()

@@ -10,7 +10,7 @@ import pytest
 from tests.dashboard import DASHBOARD, Ward, occupied_ward
 from tests.factories import TenantKit
 from tests.in_process import Answer, answer, ward_variables
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.db import ward_occupancy
 
 ROLES = [Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.AUDITOR]

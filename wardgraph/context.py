@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 from starlette.responses import Response
 
 from wardgraph import errors
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import Settings
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
+from wardgraph.db.loaders import Loaders
 from wardgraph.db.pool import statements_sent
 from wardgraph.db.session import Session, begin_with_claims
-
-if TYPE_CHECKING:
-    from wardgraph.db.loaders import Loaders
-
 
 STATEMENTS_HEADER = "X-SQL-Statements"
 
@@ -59,7 +57,7 @@ class RequestContext:
     # Every statement the request's transaction sent, BEGIN and COMMIT included; known once it
     # has finished (development answers it in the X-SQL-Statements header).
     statements_sent: int = 0
-    # Whether the answer came from the query's plan (wardgraph/planned) rather than the
+    # Whether the answer came from the query's plan (wardgraph/pipeline/planned) rather than the
     # general executor.
     planned: bool = False
     _sent_before: int = 0
@@ -86,6 +84,13 @@ class RequestContext:
     def authenticated(self) -> Claims:
         return self.require(*Role)
 
+    async def alert_stream(
+        self, claims: Claims, ward_id: uuid.UUID | None
+    ) -> AsyncGenerator[asyncpg.Record, None]:
+        """The escalations this caller may see, as they are raised. Served over WebSocket only:
+        the WebSocket connection's context (server/live.py) provides the stream."""
+        raise errors.invalid("subscription", "Subscribe over WebSocket (graphql-transport-ws)")
+
     # -- the transaction -----------------------------------------------------------------------
 
     async def db(self) -> Session:
@@ -105,26 +110,25 @@ class RequestContext:
             try:
                 connection = await pool.acquire(timeout=self.settings.pool_timeout_seconds)
             except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as error:
-                raise errors.AppError(
-                    errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly"
-                ) from error
+                raise errors.unavailable() from error
             self._connection = connection
             self._sent_before = statements_sent(connection)
-            await begin_with_claims(connection, claims, self.request_id,
-                                    self.settings.limits.statement_timeout_ms)
-            self._session = Session(connection)
+            self._session = await begin_with_claims(
+                connection, claims, self.request_id, self.settings.limits.statement_timeout_ms)
         return self._session
 
     @property
     def statements(self) -> int:
-        return self._session.statements if self._session else 0
+        """Every statement the request's transactions sent so far, BEGIN and COMMIT included."""
+        if self._connection is None:
+            return self.statements_sent
+        return self.statements_sent + statements_sent(self._connection) - self._sent_before
 
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from wardgraph.db.loaders import Loaders
-
-            self._loaders = Loaders(self)
+            claims = self.authenticated()
+            self._loaders = Loaders(self.db, claims.tenant_id, claims.role)
         return self._loaders
 
     def audit_read(self, object_type: str, object_id: uuid.UUID,
@@ -161,7 +165,7 @@ class RequestContext:
     async def start_over(self) -> None:
         """Roll back and forget what this request read: its next statement opens a fresh
         transaction, and its DataLoaders are new. For a read-only plan abandoned on a database
-        error, which leaves the transaction aborted (wardgraph/planned)."""
+        error, which leaves the transaction aborted (wardgraph/pipeline/planned)."""
         await self.finish(commit=False)
         self._loaders = None
 

@@ -47,5 +47,10 @@ def unauthenticated(message: str = "Authentication required") -> AppError:
     return AppError(UNAUTHENTICATED, message)
 
 
+def unavailable() -> AppError:
+    """The database cannot be reached or went away: the client may send the request again."""
+    return AppError(SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
+
+
 def invalid(field: str, message: str) -> AppError:
     return AppError(VALIDATION_FAILED, message, field=field)

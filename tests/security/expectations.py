@@ -192,10 +192,6 @@ async def last_week(world: World, site: Site) -> dict[str, Any]:
             "to": yesterday()}
 
 
-async def through_yesterday(world: World, site: Site) -> dict[str, Any]:
-    return {"through": yesterday()}
-
-
 async def input_through_yesterday(world: World, site: Site) -> dict[str, Any]:
     return {"input": {"through": yesterday()}}
 
@@ -254,9 +250,8 @@ TABLE: dict[str, Row] = {
     "Mutation.login": Row(EVERYONE | {ANONYMOUS}, login, anonymous=True),
     "Mutation.createFacility": Row(ADMIN_ONLY, new_facility),
     # Idempotent: a second accrual of the same dates charges nothing more.
-    "Mutation.accrueBedDays": Row(ACCRUERS, through_yesterday, (
-        Probe("facilityId", "Facility"),
-        Probe("input.facilityId", "Facility", variables=input_through_yesterday),
+    "Mutation.accrueBedDays": Row(ACCRUERS, input_through_yesterday, (
+        Probe("input.facilityId", "Facility"),
     )),
     "Mutation.createWard": Row(ADMIN_ONLY, new_ward, (Probe("input.facilityId", "Facility"),)),
     "Mutation.createBed": Row(ADMIN_ONLY, new_bed, (Probe("input.wardId", "Ward"),)),
@@ -266,9 +261,8 @@ TABLE: dict[str, Row] = {
     "Mutation.createPartnerToken": Row(ADMIN_ONLY, new_partner_token,
                                        (Probe("input.facilityIds[]", "Facility"),)),
     # Revoking twice keeps the first revocation, so the victims may be revoked by every cell.
-    "Mutation.revokePartnerToken": Row(ADMIN_ONLY, nothing, (
-        Probe("id", "PartnerToken"),
-        Probe("input.id", "PartnerToken", variables=empty_input),
+    "Mutation.revokePartnerToken": Row(ADMIN_ONLY, empty_input, (
+        Probe("input.id", "PartnerToken"),
     )),
     "Mutation.admitPatient": Row(WRITERS, nothing, (
         Probe("input.patientId", "Patient", fresh=fresh_patient, variables=into_a_free_bed),

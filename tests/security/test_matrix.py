@@ -36,7 +36,7 @@ from tests.security.introspection import (
     with_id,
 )
 from tests.security.world import ANONYMOUS, CALLERS, KINDS, NONEXISTENT, WRONG_TYPE, World
-from wardgraph.schema import ids
+from wardgraph import ids
 
 SCHEMA = schema()
 FIELDS = root_fields(SCHEMA)

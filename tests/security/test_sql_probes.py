@@ -15,7 +15,7 @@ from tests.factories import admin_fetch
 from tests.harness import DatabaseUnderTest
 from tests.security.world import OTHER_TENANT, OWN, World
 from tests.sql_roles import claimed
-from wardgraph.claims import PARTNER_SCOPES, USER_ROLES, Claims, Role
+from wardgraph.auth.claims import PARTNER_SCOPES, USER_ROLES, Claims, Role
 
 REQUEST_ROLES = (*USER_ROLES, Role.PARTNER)
 

@@ -24,10 +24,11 @@ import httpx
 
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api
-from wardgraph.claims import PARTNER_SCOPES, Role
+from wardgraph import ids
+from wardgraph.auth.claims import PARTNER_SCOPES, Role
 from wardgraph.db import admissions, organisation, patients
-from wardgraph.db.operator import as_tenant_admin
-from wardgraph.schema import ids
+from wardgraph.db.operator import OPERATOR_STATEMENT_TIMEOUT_MS, tenant_admin
+from wardgraph.db.session import claimed_transaction
 
 OWN, OTHER_FACILITY, OTHER_TENANT = "own", "other-facility", "other-tenant"
 NONEXISTENT, WRONG_TYPE = "nonexistent", "wrong-type"
@@ -91,14 +92,18 @@ class Supplies:
         self.connection = connection
 
     async def patient(self, site: Site) -> str:
-        async with as_tenant_admin(self.connection, site.kit.tenant_id) as session:
+        async with claimed_transaction(
+            self.connection, tenant_admin(site.kit.tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             row = await patients.insert_patient(
                 session, site.kit.tenant_id, site.uuid_of("Facility"),
                 f"MX-{secrets.token_hex(5)}", "Fresh", "Patient", datetime(1970, 1, 1).date())
         return ids.encode("Patient", row["id"])
 
     async def bed(self, site: Site) -> str:
-        async with as_tenant_admin(self.connection, site.kit.tenant_id) as session:
+        async with claimed_transaction(
+            self.connection, tenant_admin(site.kit.tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             row = await organisation.insert_bed(
                 session, site.kit.tenant_id, site.uuid_of("Facility"), site.uuid_of("Ward"),
                 f"F-{secrets.token_hex(5)}")
@@ -110,7 +115,9 @@ class Supplies:
         bed = ids.decode(await self.bed(site), "Bed")
         at = datetime.now(UTC) - timedelta(hours=1)
         tenant_id = site.kit.tenant_id
-        async with as_tenant_admin(self.connection, tenant_id) as session:
+        async with claimed_transaction(
+            self.connection, tenant_admin(tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             row = await admissions.insert_admission(
                 session, tenant_id, site.uuid_of("Facility"), patient, bed, at, None)
             await admissions.insert_bed_stay(session, tenant_id, row, site.uuid_of("Ward"),
@@ -161,8 +168,9 @@ async def build_site(api: Api, kit: TenantKit, code: str) -> Site:
                    kit.admin_token)
     # An accrual run, so the facility has a billing watermark.
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    await api.data("mutation($f: ID!, $d: Date!) { accrueBedDays(facilityId: $f, through: $d) "
-                   "{ chargesCreated } }", {"f": facility, "d": yesterday}, kit.admin_token)
+    await api.data("mutation($f: ID!, $d: Date!) { "
+                   "accrueBedDays(input: {facilityId: $f, through: $d}) { chargesCreated } }",
+                   {"f": facility, "d": yesterday}, kit.admin_token)
     site = Site(kit=kit, code=code, facility=facility, ward=ward, bed=bed, patient=patient,
                 admission=admitted["admitPatient"]["id"],
                 observation=recorded["recordObservation"]["id"],
@@ -179,7 +187,9 @@ async def seed_bed_day(admin_url: str, site: Site) -> None:
     """One bed-day charge of the site's admission, so billing tables hold rows to probe."""
     connection = await asyncpg.connect(admin_url)
     try:
-        async with as_tenant_admin(connection, site.kit.tenant_id) as session:
+        async with claimed_transaction(
+            connection, tenant_admin(site.kit.tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             await session.execute("""
                 insert into app.bed_days (tenant_id, admission_id, facility_id, ward_id, bed_id,
                                           service_date, rate, currency, accrued_at)

@@ -1,5 +1,5 @@
 """The PHI audit trail: appending a request's events, and reading them back for auditors
-(policies/audit.sql holds the rules; wardgraph/audit_verify.py checks the chain)."""
+(policies/audit.sql holds the rules; wardgraph/ops/audit_verify.py checks the chain)."""
 
 from __future__ import annotations
 

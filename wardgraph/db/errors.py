@@ -11,6 +11,10 @@ import asyncpg
 from wardgraph import errors
 from wardgraph.errors import AppError
 
+# What a lost or unreachable database raises (rather than a PostgresError with a SQLSTATE).
+UNAVAILABLE = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, ConnectionError,
+               OSError, TimeoutError)
+
 # constraint name -> (code, field, message)
 CONSTRAINTS: dict[str, tuple[str, str | None, str]] = {
     "admissions_one_active_per_bed": (
@@ -117,8 +121,7 @@ def to_app_error(error: asyncpg.PostgresError) -> AppError | None:
                         "A simultaneous change got in the way; try again")
     if error.sqlstate in SERVER_GONE or (error.sqlstate or "").startswith(
             CONNECTION_EXCEPTION_CLASS):
-        return AppError(errors.SERVICE_UNAVAILABLE,
-                        "The database is unavailable; try again shortly")
+        return errors.unavailable()
     if error.sqlstate == QUERY_CANCELED:
         return AppError(errors.QUERY_TOO_COMPLEX, "The request took too long and was cancelled")
     if error.sqlstate in (INVALID_TEXT_REPRESENTATION, NUMERIC_OUT_OF_RANGE, STRING_TOO_LONG):

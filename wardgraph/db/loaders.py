@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 from strawberry.dataloader import DataLoader
 
+from wardgraph.auth.claims import Role
 from wardgraph.db import (
     admissions,
     observations,
@@ -25,7 +26,6 @@ from wardgraph.db import (
 from wardgraph.db.errors import to_app_error
 
 if TYPE_CHECKING:
-    from wardgraph.context import RequestContext
     from wardgraph.db.session import Session
 
 Fetch = Callable[["Session", UUID, list[Any]], Awaitable[list[asyncpg.Record]]]
@@ -50,8 +50,11 @@ def group_rows(rows: Sequence[asyncpg.Record], keys: Sequence[Hashable],
 class Loaders:
     """Each loader is made on first use: a request reads a few of these relations, not all."""
 
-    def __init__(self, context: RequestContext) -> None:
-        self._context = context
+    def __init__(self, session: Callable[[], Awaitable[Session]], tenant_id: UUID,
+                 role: Role) -> None:
+        self._session = session
+        self._tenant_id = tenant_id
+        self._role = role
 
     @cached_property
     def facility(self) -> One:
@@ -146,7 +149,7 @@ class Loaders:
                                   ward_ids: list[UUID]) -> list[asyncpg.Record]:
         """Beds, priming the loaders of their occupants (active admission, patient, latest
         observation, as far as the role's grants reach): db/ward_occupancy.py says why."""
-        role = self._context.authenticated().role
+        role = self._role
         if ward_occupancy.statement_for(role) is None:
             return await organisation.fetch_beds_by_ward(session, tenant_id, ward_ids)
         rows = await ward_occupancy.fetch_beds_with_occupants(session, role, tenant_id, ward_ids)
@@ -164,8 +167,8 @@ class Loaders:
 
     async def _run(self, fetch: Fetch, keys: list[Any], guarded: bool = False
                    ) -> list[asyncpg.Record]:
-        session = await self._context.db()
-        tenant_id = self._context.authenticated().tenant_id
+        session = await self._session()
+        tenant_id = self._tenant_id
         if not guarded:
             return await fetch(session, tenant_id, keys)
         try:

@@ -3,14 +3,12 @@ that the same policies hold as for the API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from uuid import UUID
 
 import asyncpg
 
-from wardgraph.claims import Claims, Role
-from wardgraph.db.session import SET_CLAIMS, Session, claim_values
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.db.session import Session
 
 INSERT_TENANT = """
 insert into platform.tenants (slug, name) values ($1, $2)
@@ -29,6 +27,12 @@ async def insert_tenant(connection: asyncpg.Connection, slug: str, name: str) ->
     return row
 
 
+async def fetch_facility_ids_by_code(
+    session: Session, tenant_id: UUID, codes: list[str]
+) -> list[asyncpg.Record]:
+    return await session.fetch(FETCH_FACILITY_IDS_BY_CODE, tenant_id, codes)
+
+
 async def fetch_tenant_by_slug(
     connection: asyncpg.Connection, slug: str
 ) -> asyncpg.Record | None:
@@ -36,12 +40,10 @@ async def fetch_tenant_by_slug(
     return row
 
 
-@asynccontextmanager
-async def as_tenant_admin(
-    connection: asyncpg.Connection, tenant_id: UUID, request_id: str = "cli"
-) -> AsyncIterator[Session]:
-    """A transaction as the tenant's wg_admin, claims set as for an API request."""
-    async with connection.transaction():
-        claims = Claims(tenant_id=tenant_id, role=Role.ADMIN)
-        await connection.execute(SET_CLAIMS, *claim_values(claims, request_id, 60_000))
-        yield Session(connection)
+# The operator's steps may seed a tenant whole (many statements): a minute, not a request's limit.
+OPERATOR_STATEMENT_TIMEOUT_MS = 60_000
+
+
+def tenant_admin(tenant_id: UUID) -> Claims:
+    """The claims an operator's step runs with inside a tenant: its wg_admin, as over the API."""
+    return Claims(tenant_id=tenant_id, role=Role.ADMIN)

@@ -34,10 +34,6 @@ returning {FACILITY_COLUMNS}
 
 WARD_COLUMNS = "tenant_id, id, facility_id, name, daily_rate, created_at"
 
-FETCH_WARDS_BY_ID = f"""
-select {WARD_COLUMNS} from app.wards where tenant_id = $1 and id = any($2::uuid[])
-"""
-
 # A ward is always shown with its facility's currency: the facility comes in the same
 # statement, as a record (null where it is not visible), rather than in a second round trip.
 FETCH_WARDS_WITH_FACILITY_BY_ID = """
@@ -121,12 +117,6 @@ async def insert_facility(
     row = await session.fetchrow(INSERT_FACILITY, tenant_id, code, name, timezone, currency)
     assert row is not None
     return row
-
-
-async def fetch_wards_by_id(
-    session: Session, tenant_id: UUID, ids: list[UUID]
-) -> list[asyncpg.Record]:
-    return await session.fetch(FETCH_WARDS_BY_ID, tenant_id, ids)
 
 
 async def fetch_wards_with_facility_by_id(

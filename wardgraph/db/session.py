@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from wardgraph.claims import Claims, pg_array
+from wardgraph.auth.claims import Claims, pg_array
 from wardgraph.db.pool import count_statements
 
 SET_CLAIMS = """
@@ -67,9 +67,14 @@ def inline(sql: str, values: tuple[str, ...]) -> str | None:
 
 
 async def begin_with_claims(connection: asyncpg.Connection, claims: Claims, request_id: str,
-                            statement_timeout_ms: int) -> None:
-    """BEGIN, then the role and claims: one round trip when the values allow (see above)."""
+                            statement_timeout_ms: int) -> Session:
+    """The one way a transaction gets a role and claims: BEGIN, then the role and claims, in one
+    round trip when the values allow (see above). On a connection already inside a transaction
+    (an operator's step that must land whole), the claims are set for the rest of that one."""
     values = claim_values(claims, request_id, statement_timeout_ms)
+    if connection.is_in_transaction():
+        await connection.execute(SET_CLAIMS, *values)
+        return Session(connection)
     script = inline(SET_CLAIMS, values)
     if script is not None:
         await connection.execute("begin;" + script)
@@ -77,38 +82,35 @@ async def begin_with_claims(connection: asyncpg.Connection, claims: Claims, requ
     else:
         await connection.execute("begin")
         await connection.execute(SET_CLAIMS, *values)
+    return Session(connection)
 
 
 class Session:
     """The request's connection. Resolvers run concurrently; statements on one connection
-    cannot, so each statement takes the lock. Counts statements (for tests and benchmarks)."""
+    cannot, so each statement takes the lock. (The pool's connections count what they send:
+    db/pool.py.)"""
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
-        self.statements = 0
         self._lock = asyncio.Lock()
         self._savepoints = itertools.count(1)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._lock:
-            self.statements += 1
             result: list[asyncpg.Record] = await self.connection.fetch(sql, *args)
             return result
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         async with self._lock:
-            self.statements += 1
             result: asyncpg.Record | None = await self.connection.fetchrow(sql, *args)
             return result
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self._lock:
-            self.statements += 1
             return await self.connection.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         async with self._lock:
-            self.statements += 1
             result: str = await self.connection.execute(sql, *args)
             return result
 
@@ -132,17 +134,22 @@ class Session:
 
 
 @asynccontextmanager
-async def claimed_transaction(
-    pool: asyncpg.Pool,
-    claims: Claims,
-    request_id: str,
-    statement_timeout_ms: int,
-    acquire_timeout: float,
-) -> AsyncIterator[Session]:
-    """A transaction on one pooled connection, as the claims' role with the claims set."""
-    async with pool.acquire(timeout=acquire_timeout) as connection:
-        async with connection.transaction():
-            await connection.execute(
-                SET_CLAIMS, *claim_values(claims, request_id, statement_timeout_ms)
-            )
-            yield Session(connection)
+async def claimed_transaction(connection: asyncpg.Connection, claims: Claims, request_id: str,
+                              statement_timeout_ms: int) -> AsyncIterator[Session]:
+    """begin_with_claims as a block: committed at its end, rolled back if it raises. Inside a
+    transaction already begun, that transaction's owner ends it."""
+    nested = connection.is_in_transaction()
+    session = await begin_with_claims(connection, claims, request_id, statement_timeout_ms)
+    if nested:
+        yield session
+        return
+    try:
+        yield session
+    except BaseException:
+        if not connection.is_closed():
+            try:
+                await connection.execute("rollback")
+            except (asyncpg.InterfaceError, asyncpg.PostgresError):
+                pass
+        raise
+    await connection.execute("commit")

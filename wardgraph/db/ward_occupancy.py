@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.claims import Role
+from wardgraph.auth.claims import Role
 from wardgraph.db.admissions import ADMISSION_COLUMNS
 from wardgraph.db.observations import OBSERVATION_COLUMNS
 from wardgraph.db.organisation import BED_COLUMNS

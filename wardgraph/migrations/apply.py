@@ -8,15 +8,11 @@ live catalog therefore holds exactly what the files say, and nothing an earlier 
 
 from wardgraph.migrations.sql_files import run_sql
 from wardgraph.migrations.stamp import expected_stamp
-from wardgraph.policies import POLICY_FILES, read_policy
+from wardgraph.policies import POLICY_FILES, ROLES, read_policy
 
 APP_SCHEMAS = ("app", "platform", "auth", "audit")
 
-WG_ROLES = (
-    "wg_tenant", "wg_admin", "wg_clinician", "wg_nurse", "wg_billing", "wg_auditor",
-    "wg_partner", "wg_audit_writer", "wg_authenticator", "wg_query_registry", "wg_reporter",
-    "wg_admission_tracker", "wg_api",
-)
+WG_ROLES = ROLES
 
 DROP_POLICIES_SQL = """
 -- Drop every RLS policy on the app's tables (policies can depend on tables a migration changes).

@@ -6,6 +6,7 @@ policy and every privilege of the wg_* roles on the app's schemas is cleared, so
 database holds exactly what the files say.
 """
 
+import re
 from importlib import resources
 
 POLICY_FILES: tuple[str, ...] = (
@@ -40,3 +41,17 @@ def read_policy(name: str) -> str:
 def all_policy_sql() -> list[tuple[str, str]]:
     """(file name, SQL) for every policy file, in the order they are applied."""
     return [(name, read_policy(name)) for name in POLICY_FILES]
+
+
+_ROLE_LIST = re.compile(r"function platform\.wardgraph_roles\(\).*?array\[(.*?)\]", re.S)
+
+
+def declared_roles() -> tuple[str, ...]:
+    """Every wg_* role, read from roles.sql: the one place the list is written."""
+    found = _ROLE_LIST.search(read_policy("roles.sql"))
+    if found is None:
+        raise RuntimeError("policies/roles.sql declares no platform.wardgraph_roles() list")
+    return tuple(re.findall(r"'(wg_\w+)'", found.group(1)))
+
+
+ROLES: tuple[str, ...] = declared_roles()

@@ -12,11 +12,11 @@
 drop view if exists audit.policy_matrix;
 create view audit.policy_matrix with (security_invoker = true) as
 with request_roles (role_order, role_name) as (
-    -- The roles a request or a lookup runs as. wg_tenant is left out: it is a group whose
-    -- grants and policies its members inherit, and the rows of its members show them.
-    values (1, 'wg_admin'), (2, 'wg_clinician'), (3, 'wg_nurse'), (4, 'wg_billing'),
-           (5, 'wg_auditor'), (6, 'wg_partner'), (7, 'wg_audit_writer'),
-           (8, 'wg_authenticator'), (9, 'wg_api')
+    -- Every role of policies/roles.sql but wg_tenant: a group whose grants and policies its
+    -- members inherit, and the rows of its members show them.
+    select r.role_order, r.role_name
+    from unnest(platform.wardgraph_roles()) with ordinality as r (role_name, role_order)
+    where r.role_name <> 'wg_tenant'
 ),
 commands (command_order, command) as (
     values (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE')
@@ -140,3 +140,5 @@ comment on column audit.policy_matrix.with_check_expression is
 -- Auditors review the rules; DBAs read it as the owner or through pg_read_all_data.
 grant usage on schema audit to wg_auditor;
 grant select on audit.policy_matrix to wg_auditor;
+-- The view reads the role list as whoever queries it (security_invoker).
+grant execute on function platform.wardgraph_roles() to wg_auditor;

@@ -15,15 +15,23 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+-- The one list of wardgraph's roles, in the order the access matrix shows them: the
+-- audit.policy_matrix view calls this function, and Python reads the list from this file
+-- (wardgraph.policies.ROLES), so a role is added here and nowhere else.
+create or replace function platform.wardgraph_roles() returns text[]
+    language sql immutable
+    as $fn$ select array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
+                         'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
+                         'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
+                         'wg_api']::text[] $fn$;
+
 do $roles$
 declare
     r text;
 begin
-    foreach r in array array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
-                             'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker']
+    foreach r in array platform.wardgraph_roles()
     loop
-        if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
+        if r <> 'wg_api' and not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
             execute format('create role %I nologin', r);
         end if;
     end loop;

@@ -7,56 +7,55 @@ better message for mistakes a single user makes; with them removed the constrain
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
-from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import admissions as db
 from wardgraph.db.errors import to_app_error
-from wardgraph.resolvers import organisation, patients
-from wardgraph.schema import admissions as types
-from wardgraph.schema import ids
-from wardgraph.schema.organisation import Bed, Facility
-from wardgraph.schema.patients import Patient
 
 WRITERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE)
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.PARTNER)
 SCOPE = "admissions:read"
+
+# How far ahead of the server's clock a given time may be: a ward tablet's clock drifts, but an
+# admission, transfer or discharge cannot be recorded before it happens.
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 
 def require_reader(context: RequestContext) -> None:
     context.require(*READERS, scope=SCOPE)
 
 
-def audited(context: RequestContext, admission: types.Admission) -> types.Admission:
+def audited(context: RequestContext, admission: asyncpg.Record) -> asyncpg.Record:
     """Every admission handed to a client is a PHI read in the audit trail."""
-    context.audit_read("Admission", admission.db_id, admission.patient_id)
+    context.audit_read("Admission", admission["id"], admission["patient_id"])
     return admission
 
 
 # -- reads -------------------------------------------------------------------------------------
 
-async def admission_of(context: RequestContext, admission_id: UUID) -> types.Admission:
+async def admission_of(context: RequestContext, admission_id: UUID) -> asyncpg.Record:
     require_reader(context)
     row = await context.loaders.admission.load(admission_id)
     if row is None:
         raise errors.not_found()
-    return audited(context, types.Admission.from_row(row))
+    return audited(context, row)
 
 
-async def admission(context: RequestContext, global_id: str) -> types.Admission:
+async def admission(context: RequestContext, global_id: str) -> asyncpg.Record:
     require_reader(context)
     return await admission_of(context, ids.decode(global_id, "Admission"))
 
 
-async def bed_current_admission(context: RequestContext, bed_id: UUID) -> types.Admission | None:
+async def bed_current_admission(context: RequestContext, bed_id: UUID) -> asyncpg.Record | None:
     require_reader(context)
     row = await context.loaders.active_admission_by_bed.load(bed_id)
-    return audited(context, types.Admission.from_row(row)) if row else None
+    return audited(context, row) if row else None
 
 
 async def bed_occupied(context: RequestContext, bed_id: UUID) -> bool:
@@ -67,35 +66,21 @@ async def bed_occupied(context: RequestContext, bed_id: UUID) -> bool:
 
 async def patient_current_admission(
     context: RequestContext, patient_id: UUID
-) -> types.Admission | None:
+) -> asyncpg.Record | None:
     require_reader(context)
     row = await context.loaders.active_admission_by_patient.load(patient_id)
-    return audited(context, types.Admission.from_row(row)) if row else None
+    return audited(context, row) if row else None
 
 
-async def patient_admissions(context: RequestContext, patient_id: UUID) -> list[types.Admission]:
+async def patient_admissions(context: RequestContext, patient_id: UUID) -> list[asyncpg.Record]:
     require_reader(context)
     rows = await context.loaders.admissions_by_patient.load(patient_id)
-    return [audited(context, types.Admission.from_row(r)) for r in rows]
+    return [audited(context, r) for r in rows]
 
 
-async def admission_stays(context: RequestContext, admission_id: UUID) -> list[types.BedStay]:
+async def admission_stays(context: RequestContext, admission_id: UUID) -> list[asyncpg.Record]:
     require_reader(context)
-    rows = await context.loaders.bed_stays_by_admission.load(admission_id)
-    return [types.BedStay.from_row(r) for r in rows]
-
-
-async def patient_of(context: RequestContext, patient_id: UUID) -> Patient:
-    context.require(*patients.READERS, scope="patients:read")
-    return await patients.patient_of(context, patient_id)
-
-
-async def bed_of(context: RequestContext, bed_id: UUID) -> Bed:
-    return await organisation.bed_of(context, bed_id)
-
-
-async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
-    return await organisation.facility_of(context, facility_id)
+    return await context.loaders.bed_stays_by_admission.load(admission_id)
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -108,14 +93,14 @@ def business_time(context: RequestContext, given: datetime | None, field: str) -
     if given.tzinfo is None or given.utcoffset() is None:
         raise errors.invalid(field, "Give the time with its UTC offset, e.g. "
                              "2025-01-31T09:30:00+06:00")
-    if given > context.now + types.CLOCK_SKEW_ALLOWANCE:
+    if given > context.now + CLOCK_SKEW_ALLOWANCE:
         raise errors.invalid(field, "The time is in the future")
     return given
 
 
 async def admit_patient(
     context: RequestContext, patient_id: str, bed_id: str, admitted_at: datetime | None
-) -> types.Admission:
+) -> asyncpg.Record:
     claims = context.require(*WRITERS)
     at = business_time(context, admitted_at, "admittedAt")
     patient_uuid = ids.decode_input(patient_id, "Patient", "patientId")
@@ -130,7 +115,7 @@ async def admit_patient(
     await db.insert_bed_stay(session, claims.tenant_id, row, bed["ward_id"], bed_uuid, at)
     await db.check_stays_cover_admissions(session)
     context.audit_write("CREATE", "Admission", row["id"], patient_uuid)
-    return types.Admission.from_row(row)
+    return row
 
 
 def refuse_transfer(admission: asyncpg.Record, bed: asyncpg.Record) -> None:
@@ -146,7 +131,7 @@ def refuse_transfer(admission: asyncpg.Record, bed: asyncpg.Record) -> None:
 
 async def transfer_patient(
     context: RequestContext, admission_id: str, to_bed_id: str, at: datetime | None
-) -> types.Admission:
+) -> asyncpg.Record:
     claims = context.require(*WRITERS)
     when = business_time(context, at, "at")
     admission_uuid = ids.decode_input(admission_id, "Admission", "admissionId")
@@ -180,12 +165,12 @@ async def transfer_patient(
     await db.insert_bed_stay(session, claims.tenant_id, moved, bed["ward_id"], bed_uuid, when)
     await db.check_stays_cover_admissions(session)
     context.audit_write("UPDATE", "Admission", admission_uuid, moved["patient_id"])
-    return types.Admission.from_row(moved)
+    return moved
 
 
 async def discharge_patient(
     context: RequestContext, admission_id: str, discharged_at: datetime | None
-) -> types.Admission:
+) -> asyncpg.Record:
     """Idempotent: an admission already discharged is answered as it is, unchanged."""
     claims = context.require(*WRITERS)
     when = business_time(context, discharged_at, "dischargedAt")
@@ -194,7 +179,7 @@ async def discharge_patient(
     if current is None:
         raise errors.not_found()
     if current["status"] != "ACTIVE":
-        return audited(context, types.Admission.from_row(current))
+        return audited(context, current)
     session = await context.db()
     stay = await db.fetch_open_bed_stay(session, claims.tenant_id, admission_uuid)
     if stay is not None and when <= stay["started_at"]:
@@ -207,8 +192,8 @@ async def discharge_patient(
         fresh = await db.fetch_admission(session, claims.tenant_id, admission_uuid)
         if fresh is None:
             raise errors.not_found()
-        return audited(context, types.Admission.from_row(fresh))
+        return audited(context, fresh)
     await db.close_open_bed_stay(session, claims.tenant_id, admission_uuid, when)
     await db.check_stays_cover_admissions(session)
     context.audit_write("UPDATE", "Admission", admission_uuid, row["patient_id"])
-    return types.Admission.from_row(row)
+    return row

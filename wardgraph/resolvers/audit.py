@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from wardgraph import errors
-from wardgraph.claims import Role
+import asyncpg
+
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import audit as db
-from wardgraph.resolvers import nodes
-from wardgraph.schema import audit as types
-from wardgraph.schema import ids
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.paging import Page, decode_cursor, page_size
 
 # An id given as a filter that names nothing of the wanted types filters everything out: the
 # answer is the same empty page as for a random id, not an error that tells them apart.
@@ -58,26 +57,22 @@ def _event_filter(patient_id: str | None, actor_id: str | None, occurred_from: d
 async def audit_events(
     context: RequestContext, first: int | None, after: str | None, patient_id: str | None,
     actor_id: str | None, occurred_from: datetime | None, occurred_to: datetime | None,
-) -> Connection[types.AuditEvent]:
+) -> Page[asyncpg.Record]:
     """Newest first; every filter optional."""
     claims = context.require(Role.AUDITOR)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
     position = _position(decode_cursor(after, 2))
     where = _event_filter(patient_id, actor_id, occurred_from, occurred_to)
     if where is None:
-        return connection([], limit)
+        return Page([], has_next=False)
     rows = await db.fetch_audit_events_page(
         await context.db(), claims.tenant_id, where, position, limit + 1)
-    return connection([([r["occurred_at"].isoformat(), r["seq"]], types.AuditEvent.from_row(r))
-                       for r in rows], limit)
+    return Page.of([([r["occurred_at"].isoformat(), r["seq"]], r) for r in rows], limit)
 
 
-async def audit_event_of(context: RequestContext, event_id: UUID) -> types.AuditEvent:
+async def audit_event_of(context: RequestContext, event_id: UUID) -> asyncpg.Record:
     claims = context.require(Role.AUDITOR)
     rows = await db.fetch_audit_events_by_id(await context.db(), claims.tenant_id, [event_id])
     if not rows:
         raise errors.not_found()
-    return types.AuditEvent.from_row(rows[0])
-
-
-nodes.register("AuditEvent", audit_event_of)
+    return rows[0]

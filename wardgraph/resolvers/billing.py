@@ -3,50 +3,40 @@ this checks who asks and what they gave, and makes one call."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
-from wardgraph import errors
-from wardgraph.claims import Role
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import billing as db
-from wardgraph.resolvers import organisation
-from wardgraph.schema import billing as types
-from wardgraph.schema import ids
-from wardgraph.schema.money import Money
-from wardgraph.schema.organisation import Facility
 
 ACCRUERS = (Role.ADMIN, Role.BILLING)
 
 
-def one_form(facility_id: str | None, through: date | None,
-             given: types.AccrueBedDaysInput | None) -> tuple[str, date]:
-    """Accepts `facilityId` and `through` (the DESIGN sketch) or `input` (the input
-    convention), exactly one of the two."""
-    if given is not None:
-        if facility_id is not None or through is not None:
-            raise errors.invalid("input", "Give facilityId and through, or input, not both")
-        return str(given.facility_id), given.through
-    if facility_id is None:
-        raise errors.invalid("facilityId", "Give the facility (facilityId, or input)")
-    if through is None:
-        raise errors.invalid("through", "Give the last local date to charge (through)")
-    return facility_id, through
+@dataclass(frozen=True)
+class Accrual:
+    """What one accrual run did."""
+
+    facility_id: UUID
+    through: date
+    charges_created: int
+    amount: Decimal
+    currency: str
+    bed_days: int
 
 
 async def accrue_bed_days(
     context: RequestContext, facility_id: str, through: date
-) -> types.AccrualResult:
+) -> Accrual:
     context.require(*ACCRUERS)
     facility_uuid = ids.decode_input(facility_id, "Facility", "facilityId")
     if await context.loaders.facility.load(facility_uuid) is None:
         raise errors.not_found()
     row = await db.accrue_bed_days(await context.db(), facility_uuid, through, context.now)
     context.audit_write("CREATE", "BedDays", facility_uuid)
-    return types.AccrualResult(
+    return Accrual(
         facility_id=facility_uuid, through=through, charges_created=row["charges_created"],
-        amount=Money.of(row["amount"], row["currency"]), bed_days=row["bed_days"])
-
-
-async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
-    return await organisation.facility_of(context, facility_id)
+        amount=row["amount"], currency=row["currency"], bed_days=row["bed_days"])

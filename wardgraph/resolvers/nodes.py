@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from wardgraph import errors
+from wardgraph import errors, ids
 from wardgraph.context import RequestContext
-from wardgraph.resolvers import admissions, observations, organisation, patients
-from wardgraph.schema import ids
+from wardgraph.resolvers import (
+    admissions,
+    audit,
+    observations,
+    organisation,
+    partner_tokens,
+    patients,
+)
 
 NodeFetcher = Callable[[RequestContext, UUID], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What an id named: its type's name and what that type's resolver returns."""
+
+    type_name: str
+    value: Any
 
 
 async def _facility(context: RequestContext, db_id: UUID) -> Any:
@@ -41,27 +56,15 @@ FETCHERS: dict[str, NodeFetcher] = {
     "Patient": _patient,
     "Admission": admissions.admission_of,
     "Observation": observations.observation_of,
+    "PartnerToken": partner_tokens.partner_token_of,
+    "AuditEvent": audit.audit_event_of,
 }
 
 
-async def _partner_token(context: RequestContext, db_id: UUID) -> Any:
-    from wardgraph.resolvers.partner_tokens import partner_token_of
-
-    return await partner_token_of(context, db_id)
-
-
-FETCHERS["PartnerToken"] = _partner_token
-
-
-def register(type_name: str, fetcher: NodeFetcher) -> None:
-    """Other use cases add their node types here."""
-    FETCHERS[type_name] = fetcher
-
-
-async def node(context: RequestContext, global_id: str) -> Any:
+async def node(context: RequestContext, global_id: str) -> Found:
     context.authenticated()
     parsed = ids.parse(global_id)
     if parsed is None or parsed[0] not in FETCHERS:
         raise errors.not_found()
     type_name, db_id = parsed
-    return await FETCHERS[type_name](context, db_id)
+    return Found(type_name, await FETCHERS[type_name](context, db_id))

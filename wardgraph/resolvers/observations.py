@@ -8,24 +8,22 @@ the row so SQL reports can filter on it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
 
-from wardgraph import errors, news2
-from wardgraph.claims import Claims, Role
+from wardgraph import errors, ids, news2
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import RequestContext
 from wardgraph.db import observations as db
-from wardgraph.resolvers import organisation, patients
-from wardgraph.schema import ids
-from wardgraph.schema import observations as types
-from wardgraph.schema.enums import Spo2Scale
-from wardgraph.schema.organisation import Facility, User, Ward
-from wardgraph.schema.patients import Patient
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.paging import Page, decode_cursor, page_size
+from wardgraph.resolvers import patients
 
 RECORDERS = (Role.NURSE, Role.CLINICIAN, Role.PARTNER)
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.PARTNER)
@@ -45,10 +43,52 @@ FIELD_NAMES = {
 }
 SCALES = (news2.Spo2Scale.SCALE_1, news2.Spo2Scale.SCALE_2)  # index + 1 = the stored number
 
+# How far ahead of the server's clock recordedAt may be: a ward tablet's clock drifts, but vital
+# signs cannot be taken in the future.
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+
+
+class GivenVitals(Protocol):
+    """Vital signs as a client gives them (the schema's VitalsInput)."""
+
+    @property
+    def respiration_rate(self) -> int: ...
+    @property
+    def spo2(self) -> int: ...
+    @property
+    def on_oxygen(self) -> bool: ...
+    @property
+    def systolic_bp(self) -> int: ...
+    @property
+    def pulse(self) -> int: ...
+    @property
+    def consciousness(self) -> enum.Enum: ...
+    @property
+    def temperature(self) -> float: ...
+
+
+class GivenRecording(GivenVitals, Protocol):
+    """An observation as a client records it (the schema's RecordObservationInput)."""
+
+    @property
+    def patient_id(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime | None: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ScoredObservation:
+    """An observation's row with its NEWS2 score on the scale it was recorded on."""
+
+    row: asyncpg.Record
+    score: news2.News2Score
+
 
 # -- scoring -----------------------------------------------------------------------------------
 
-def vitals_of(given: types.VitalsInput) -> news2.Vitals:
+def vitals_of(given: GivenVitals) -> news2.Vitals:
     """The input as news2 vitals, validated: VALIDATION_FAILED names the first bad field."""
     vitals = news2.Vitals(
         respiration_rate=given.respiration_rate, spo2=given.spo2, on_oxygen=given.on_oxygen,
@@ -77,10 +117,10 @@ def stored_scale(row: asyncpg.Record) -> news2.Spo2Scale:
     return SCALES[row["spo2_scale"] - 1]
 
 
-def observation(context: RequestContext, row: asyncpg.Record) -> types.Observation:
+def observation(context: RequestContext, row: asyncpg.Record) -> ScoredObservation:
     """An observation handed to a client: a PHI read in the audit trail."""
     context.audit_read("Observation", row["id"], row["patient_id"])
-    return types.Observation.from_row(row, stored_score(stored_vitals(row), stored_scale(row)))
+    return ScoredObservation(row, stored_score(stored_vitals(row), stored_scale(row)))
 
 
 # Scores remembered: a dashboard polled all day shows the same observations on every poll.
@@ -88,17 +128,17 @@ SCORES_REMEMBERED = 4096
 
 
 @lru_cache(maxsize=SCORES_REMEMBERED)
-def stored_score(vitals: news2.Vitals, scale: news2.Spo2Scale) -> types.News2Score:
+def stored_score(vitals: news2.Vitals, scale: news2.Spo2Scale) -> news2.News2Score:
     """The NEWS2 breakdown of stored vital signs, a function of them and the scale alone
     (shared between requests, never modified)."""
-    return types.News2Score.of(news2.score(vitals, scale))
+    return news2.score(vitals, scale)
 
 
-def calculate(context: RequestContext, vitals: types.VitalsInput,
-              scale: Spo2Scale) -> types.News2Score:
+def calculate(context: RequestContext, vitals: GivenVitals,
+              scale: news2.Spo2Scale) -> news2.News2Score:
     """The calculator: scores, stores nothing, touches no database."""
     context.authenticated()
-    return types.News2Score.of(news2.score(vitals_of(vitals), news2.Spo2Scale(scale.name)))
+    return news2.score(vitals_of(vitals), scale)
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -107,7 +147,7 @@ def require_reader(context: RequestContext) -> Claims:
     return context.require(*READERS, scope=READ_SCOPE)
 
 
-async def observation_of(context: RequestContext, observation_id: UUID) -> types.Observation:
+async def observation_of(context: RequestContext, observation_id: UUID) -> ScoredObservation:
     require_reader(context)
     row = await context.loaders.observation.load(observation_id)
     if row is None:
@@ -117,7 +157,7 @@ async def observation_of(context: RequestContext, observation_id: UUID) -> types
 
 async def latest_observation(
     context: RequestContext, patient_id: UUID
-) -> types.Observation | None:
+) -> ScoredObservation | None:
     require_reader(context)
     row = await context.loaders.latest_observation.load(patient_id)
     return observation(context, row) if row is not None else None
@@ -125,16 +165,15 @@ async def latest_observation(
 
 async def patient_observations(
     context: RequestContext, patient_id: UUID, first: int | None, after: str | None
-) -> Connection[types.Observation]:
+) -> Page[ScoredObservation]:
     """Newest first, by (recordedAt, id)."""
     require_reader(context)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
     key = db.PageKey(patient_id, limit + 1, _position(decode_cursor(after, 2)))
     rows = await context.loaders.observation_pages.load(key.encode())
-    page = connection([([r["recorded_at"].isoformat(), str(r["id"])], observation(context, r))
-                       for r in rows[:limit]], limit)
-    page.page_info.has_next_page = len(rows) > limit  # the extra row is looked at, not read
-    return page
+    # The extra row is looked at, not read: only the page's rows are audited.
+    return Page([([r["recorded_at"].isoformat(), str(r["id"])], observation(context, r))
+                 for r in rows[:limit]], len(rows) > limit)
 
 
 def _position(key: list[object] | None) -> tuple[datetime, UUID] | None:
@@ -146,20 +185,14 @@ def _position(key: list[object] | None) -> tuple[datetime, UUID] | None:
         raise errors.invalid("after", "Not a cursor from this connection") from error
 
 
-async def patient_of(context: RequestContext, patient_id: UUID) -> Patient:
-    context.require(*patients.READERS, scope="patients:read")
-    return await patients.patient_of(context, patient_id)
-
-
-async def recorded_by(context: RequestContext, user_id: UUID | None) -> User | None:
+async def recorded_by(context: RequestContext, user_id: UUID | None) -> asyncpg.Record | None:
     if user_id is None:
         return None
     if context.authenticated().is_partner:
         # wg_partner holds no grant on app.users: say so rather than let the database abort
         # the request's transaction.
         raise errors.forbidden("Partners may not read staff records")
-    row = await context.loaders.user.load(user_id)
-    return User.from_row(row) if row is not None else None
+    return await context.loaders.user.load(user_id)
 
 
 async def spo2_scale_set_at(context: RequestContext, patient_id: UUID) -> datetime | None:
@@ -167,17 +200,9 @@ async def spo2_scale_set_at(context: RequestContext, patient_id: UUID) -> dateti
     return row["spo2_scale_set_at"] if row is not None else None
 
 
-async def spo2_scale_set_by(context: RequestContext, patient_id: UUID) -> User | None:
+async def spo2_scale_set_by(context: RequestContext, patient_id: UUID) -> asyncpg.Record | None:
     row = await context.loaders.spo2_scale.load(patient_id)
     return await recorded_by(context, row["spo2_scale_set_by"] if row is not None else None)
-
-
-async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
-    return await organisation.facility_of(context, facility_id)
-
-
-async def ward_of(context: RequestContext, ward_id: UUID | None) -> Ward | None:
-    return await organisation.ward_of(context, ward_id) if ward_id is not None else None
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -189,7 +214,7 @@ def recording_time(context: RequestContext, given: datetime | None) -> datetime:
     if given.tzinfo is None or given.utcoffset() is None:
         raise errors.invalid("recordedAt", "Give the time with its UTC offset, e.g. "
                              "2025-01-31T09:30:00+06:00")
-    if given > context.now + types.CLOCK_SKEW_ALLOWANCE:
+    if given > context.now + CLOCK_SKEW_ALLOWANCE:
         raise errors.invalid("recordedAt", "Vital signs cannot be recorded in the future")
     return given
 
@@ -224,8 +249,8 @@ def same_recording(row: asyncpg.Record, new: db.NewObservation,
 
 
 async def record_observation(
-    context: RequestContext, given: types.RecordObservationInput
-) -> types.Observation:
+    context: RequestContext, given: GivenRecording
+) -> ScoredObservation:
     claims = context.require(*RECORDERS, scope=WRITE_SCOPE)
     vitals = vitals_of(given)
     new = db.NewObservation(
@@ -252,11 +277,11 @@ async def record_observation(
     if score.escalates:
         await db.insert_escalation(session, claims.tenant_id, row["id"], context.now)
     context.audit_write("CREATE", "Observation", row["id"], new.patient_id)
-    return types.Observation.from_row(row, types.News2Score.of(score))
+    return ScoredObservation(row, score)
 
 
 async def replayed(context: RequestContext, claims: Claims, new: db.NewObservation,
-                   recorded_at_given: bool) -> types.Observation:
+                   recorded_at_given: bool) -> ScoredObservation:
     """The answer when nothing was written: the first observation, if this is a retry of it;
     NOT_FOUND if the caller may not see the patient (the statement found no patient to read)."""
     if new.idempotency_key is None:
@@ -271,12 +296,14 @@ async def replayed(context: RequestContext, claims: Claims, new: db.NewObservati
     return observation(context, row)
 
 
-async def set_spo2_scale(context: RequestContext, patient_id: str, scale: Spo2Scale) -> Patient:
+async def set_spo2_scale(
+    context: RequestContext, patient_id: str, scale: news2.Spo2Scale
+) -> asyncpg.Record:
     claims = context.require(Role.CLINICIAN)
     patient_uuid = ids.decode_input(patient_id, "Patient", "patientId")
     updated = await db.update_spo2_scale(
         await context.db(), claims.tenant_id, patient_uuid,
-        SCALES.index(news2.Spo2Scale(scale.name)) + 1, claims.user_id, context.now)
+        SCALES.index(scale) + 1, claims.user_id, context.now)
     if updated is None:
         raise errors.not_found()
     context.audit_write("UPDATE", "Patient", patient_uuid, patient_uuid)

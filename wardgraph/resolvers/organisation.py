@@ -1,101 +1,111 @@
-"""Facilities, wards, beds and users: reads and the ADMIN-only mutations that create them."""
+"""Facilities, wards, beds and users: reads and the ADMIN-only mutations that create them.
+Resolvers hand back rows; the schema's types build themselves from them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
-from wardgraph import errors
-from wardgraph.auth import hash_password
-from wardgraph.claims import Role
+import asyncpg
+
+from wardgraph import errors, ids
+from wardgraph.auth.claims import Role
+from wardgraph.auth.tokens import hash_password
 from wardgraph.context import RequestContext
 from wardgraph.db import organisation as db
-from wardgraph.schema import ids
-from wardgraph.schema import organisation as types
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.paging import Page, decode_cursor, page_size
 
 STAFF = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.AUDITOR, Role.PARTNER)
 
 
-async def facility_of(context: RequestContext, facility_id: UUID) -> types.Facility:
+@dataclass(frozen=True)
+class PricedWard:
+    """A ward's row with its facility's currency: a ward's rate is shown in it."""
+
+    row: asyncpg.Record
+    currency: str
+
+
+async def facility_of(context: RequestContext, facility_id: UUID) -> asyncpg.Record:
     row = await context.loaders.facility.load(facility_id)
     if row is None:
         raise errors.not_found()
-    return types.Facility.from_row(row)
+    return row
 
 
-async def facility(context: RequestContext, global_id: str) -> types.Facility:
+async def facility(context: RequestContext, global_id: str) -> asyncpg.Record:
     context.require(*STAFF)
     return await facility_of(context, ids.decode(global_id, "Facility"))
 
 
 async def facilities(
     context: RequestContext, first: int | None, after: str | None
-) -> Connection[types.Facility]:
+) -> Page[asyncpg.Record]:
     claims = context.require(*STAFF)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
     key = decode_cursor(after, 1)
     rows = await db.fetch_facilities_page(
         await context.db(), claims.tenant_id, key[0] if key else None, limit + 1
     )
-    return connection([([r["code"]], types.Facility.from_row(r)) for r in rows], limit)
+    return Page.of([([r["code"]], r) for r in rows], limit)
 
 
-async def ward_of(context: RequestContext, ward_id: UUID) -> types.Ward:
+async def ward_of(context: RequestContext, ward_id: UUID) -> PricedWard:
     row = await context.loaders.ward.load(ward_id)
     if row is None:
         raise errors.not_found()
     facility_row = await context.loaders.facility.load(row["facility_id"])
     if facility_row is None:
         raise errors.not_found()
-    return types.Ward.from_row(row, facility_row["currency"])
+    return PricedWard(row, facility_row["currency"])
 
 
-async def ward(context: RequestContext, global_id: str) -> types.Ward:
+async def ward(context: RequestContext, global_id: str) -> PricedWard:
     context.require(*STAFF)
     return await ward_of(context, ids.decode(global_id, "Ward"))
 
 
-async def facility_wards(context: RequestContext, facility_id: UUID) -> list[types.Ward]:
+async def facility_wards(context: RequestContext, facility_id: UUID) -> list[PricedWard]:
     rows = await context.loaders.wards_by_facility.load(facility_id)
     facility_row = await context.loaders.facility.load(facility_id)
     currency = facility_row["currency"] if facility_row else "USD"
-    return [types.Ward.from_row(r, currency) for r in rows]
+    return [PricedWard(r, currency) for r in rows]
 
 
-async def bed_of(context: RequestContext, bed_id: UUID) -> types.Bed:
+async def bed_of(context: RequestContext, bed_id: UUID) -> asyncpg.Record:
     row = await context.loaders.bed.load(bed_id)
     if row is None:
         raise errors.not_found()
-    return types.Bed.from_row(row)
+    return row
 
 
-async def ward_beds(context: RequestContext, ward_id: UUID) -> list[types.Bed]:
-    return [types.Bed.from_row(r) for r in await context.loaders.beds_by_ward.load(ward_id)]
+async def ward_beds(context: RequestContext, ward_id: UUID) -> list[asyncpg.Record]:
+    return await context.loaders.beds_by_ward.load(ward_id)
 
 
-async def user_facilities(context: RequestContext, user_id: UUID) -> list[types.Facility]:
+async def user_facilities(context: RequestContext, user_id: UUID) -> list[asyncpg.Record]:
     user = await context.loaders.user.load(user_id)
     # An administrator works in every facility; every other role, auditors included, in the
     # facilities it belongs to (policies/facilities.sql).
     if user is not None and user["role"] == "ADMIN":
         page = await facilities(context, context.settings.limits.max_page_size, None)
-        return [edge.node for edge in page.edges]
+        return [row for _, row in page.items]
     rows = await context.loaders.user_facilities.load(user_id)
     found = await context.loaders.facility.load_many([r["facility_id"] for r in rows])
-    return [types.Facility.from_row(r) for r in found if r is not None]
+    return [r for r in found if r is not None]
 
 
 async def create_facility(
     context: RequestContext, code: str, name: str, timezone: str, currency: str | None
-) -> types.Facility:
+) -> asyncpg.Record:
     claims = context.require(Role.ADMIN)
     row = await db.insert_facility(
         await context.db(), claims.tenant_id, code.strip(), name.strip(), timezone.strip(),
         (currency or "USD").strip().upper(),
     )
     context.audit_write("CREATE", "Facility", row["id"])
-    return types.Facility.from_row(row)
+    return row
 
 
 def parse_money(text: str, field: str) -> Decimal:
@@ -112,7 +122,7 @@ def parse_money(text: str, field: str) -> Decimal:
 
 async def create_ward(
     context: RequestContext, facility_id: str, name: str, daily_rate: str
-) -> types.Ward:
+) -> PricedWard:
     claims = context.require(Role.ADMIN)
     rate = parse_money(daily_rate, "dailyRate")
     facility_row = await context.loaders.facility.load(ids.decode(facility_id, "Facility"))
@@ -122,10 +132,10 @@ async def create_ward(
         await context.db(), claims.tenant_id, facility_row["id"], name.strip(), rate
     )
     context.audit_write("CREATE", "Ward", row["id"])
-    return types.Ward.from_row(row, facility_row["currency"])
+    return PricedWard(row, facility_row["currency"])
 
 
-async def create_bed(context: RequestContext, ward_id: str, label: str) -> types.Bed:
+async def create_bed(context: RequestContext, ward_id: str, label: str) -> asyncpg.Record:
     claims = context.require(Role.ADMIN)
     ward_row = await context.loaders.ward.load(ids.decode(ward_id, "Ward"))
     if ward_row is None:
@@ -135,7 +145,7 @@ async def create_bed(context: RequestContext, ward_id: str, label: str) -> types
         label.strip(),
     )
     context.audit_write("CREATE", "Bed", row["id"])
-    return types.Bed.from_row(row)
+    return row
 
 
 MIN_PASSWORD_LENGTH = 12
@@ -144,7 +154,7 @@ MIN_PASSWORD_LENGTH = 12
 async def create_user(
     context: RequestContext, email: str, display_name: str | None, role: Role,
     facility_ids: list[str], password: str | None,
-) -> types.User:
+) -> asyncpg.Record:
     claims = context.require(Role.ADMIN)
     if role is Role.PARTNER:
         raise errors.invalid("role", "Partners use partner tokens, not user accounts")
@@ -160,4 +170,4 @@ async def create_user(
         role.value, hash_password(password) if password else None, facility_uuids,
     )
     context.audit_write("CREATE", "User", row["id"])
-    return types.User.from_row(row)
+    return row

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from wardgraph import errors
-from wardgraph.auth import new_partner_token
-from wardgraph.claims import PARTNER_SCOPES, Role
+import asyncpg
+
+from wardgraph import errors, ids
+from wardgraph.auth.claims import PARTNER_SCOPES, Role
+from wardgraph.auth.tokens import new_partner_token
 from wardgraph.context import RequestContext
 from wardgraph.db import partner_tokens as db
-from wardgraph.schema import ids
-from wardgraph.schema import organisation as org_types
-from wardgraph.schema import partner_tokens as types
 
 MAX_LIFETIME = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class NewPartnerToken:
+    """A token just created: the secret, shown this once, and its row."""
+
+    token: str
+    row: asyncpg.Record
 
 
 def _validated_scopes(scopes: list[str]) -> list[str]:
@@ -39,7 +47,7 @@ def _validated_expiry(context: RequestContext, expires_at: datetime) -> datetime
 async def create_partner_token(
     context: RequestContext, name: str, scopes: list[str], facility_ids: list[str],
     expires_at: datetime,
-) -> types.CreatePartnerTokenPayload:
+) -> NewPartnerToken:
     claims = context.require(Role.ADMIN)
     valid_scopes = _validated_scopes(scopes)
     expiry = _validated_expiry(context, expires_at)
@@ -54,11 +62,10 @@ async def create_partner_token(
         sorted(set(facilities)), expiry, claims.user_id,
     )
     context.audit_write("CREATE", "PartnerToken", row["id"])
-    return types.CreatePartnerTokenPayload(token=token,
-                                           partner_token=types.PartnerToken.from_row(row))
+    return NewPartnerToken(token, row)
 
 
-async def revoke_partner_token(context: RequestContext, global_id: str) -> types.PartnerToken:
+async def revoke_partner_token(context: RequestContext, global_id: str) -> asyncpg.Record:
     claims = context.require(Role.ADMIN)
     row = await db.revoke_partner_token(
         await context.db(), claims.tenant_id, ids.decode(global_id, "PartnerToken"), context.now
@@ -66,25 +73,19 @@ async def revoke_partner_token(context: RequestContext, global_id: str) -> types
     if row is None:
         raise errors.not_found()
     context.audit_write("UPDATE", "PartnerToken", row["id"])
-    return types.PartnerToken.from_row(row)
+    return row
 
 
-async def partner_token_of(context: RequestContext, token_id: UUID) -> types.PartnerToken:
+async def partner_token_of(context: RequestContext, token_id: UUID) -> asyncpg.Record:
     context.require(Role.ADMIN, Role.PARTNER)
     row = await context.loaders.partner_token.load(token_id)
     if row is None:
         raise errors.not_found()
-    return types.PartnerToken.from_row(row)
+    return row
 
 
-async def token_facilities(context: RequestContext, token_id: UUID) -> list[org_types.Facility]:
+async def token_facilities(context: RequestContext, token_id: UUID) -> list[asyncpg.Record]:
     rows = await context.loaders.partner_token_facilities.load(token_id)
     found = await context.loaders.facility.load_many([r["facility_id"] for r in rows])
-    return [org_types.Facility.from_row(r) for r in found if r is not None]
+    return [r for r in found if r is not None]
 
-
-def one_id(given_id: str | None, input_id: str | None) -> str:
-    """Accepts the id as `id:` (the DESIGN sketch) or as `input: {id}` (the input convention)."""
-    if (given_id is None) == (input_id is None):
-        raise errors.invalid("id", "Give the token's id once: as `id` or as `input.id`")
-    return given_id or input_id  # type: ignore[return-value]

@@ -5,41 +5,46 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from wardgraph import errors
-from wardgraph.claims import Role
+import asyncpg
+
+from wardgraph import errors, ids, news2
+from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import patients as db
-from wardgraph.schema import ids
-from wardgraph.schema import patients as types
-from wardgraph.schema.enums import Spo2Scale
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.paging import Page, decode_cursor, page_size
 
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.PARTNER)
 REGISTRARS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE)
 MAX_SEARCH_LENGTH = 100
 
 
-def audited(context: RequestContext, patient: types.Patient) -> types.Patient:
+def audited(context: RequestContext, patient: asyncpg.Record) -> asyncpg.Record:
     """Every patient record handed to a client is a PHI read in the audit trail."""
-    context.audit_read("Patient", patient.db_id, patient.db_id)
+    context.audit_read("Patient", patient["id"], patient["id"])
     return patient
 
 
-async def patient_of(context: RequestContext, patient_id: UUID) -> types.Patient:
+async def patient_of(context: RequestContext, patient_id: UUID) -> asyncpg.Record:
     row = await context.loaders.patient.load(patient_id)
     if row is None:
         raise errors.not_found()
-    return audited(context, types.Patient.from_row(row))
+    return audited(context, row)
 
 
-async def patient(context: RequestContext, global_id: str) -> types.Patient:
+async def read_patient_of(context: RequestContext, patient_id: UUID) -> asyncpg.Record:
+    """The patient of another object (an admission, an observation): readers only."""
+    context.require(*READERS, scope="patients:read")
+    return await patient_of(context, patient_id)
+
+
+async def patient(context: RequestContext, global_id: str) -> asyncpg.Record:
     context.require(*READERS, scope="patients:read")
     return await patient_of(context, ids.decode(global_id, "Patient"))
 
 
 async def patients(
     context: RequestContext, first: int | None, after: str | None, search: str | None
-) -> Connection[types.Patient]:
+) -> Page[asyncpg.Record]:
     claims = context.require(*READERS, scope="patients:read")
     limit = page_size(first, 20, context.settings.limits.max_page_size)
     search = (search or "").strip() or None
@@ -50,11 +55,10 @@ async def patients(
         await context.db(), claims.tenant_id, search,
         (str(key[0]), str(key[1]), _uuid(key[2])) if key else None, limit + 1,
     )
-    items = [([r["family_name"], r["given_name"], str(r["id"])], types.Patient.from_row(r))
-             for r in rows]
-    for _, item in items[:limit]:
-        audited(context, item)
-    return connection(items, limit)
+    page = Page.of([([r["family_name"], r["given_name"], str(r["id"])], r) for r in rows], limit)
+    for _, row in page.items:
+        audited(context, row)
+    return page
 
 
 def _uuid(value: object) -> UUID:
@@ -64,11 +68,13 @@ def _uuid(value: object) -> UUID:
         raise errors.invalid("after", "Not a cursor from this connection") from error
 
 
-async def patient_spo2_scale(context: RequestContext, patient_id: UUID) -> Spo2Scale | None:
+async def patient_spo2_scale(
+    context: RequestContext, patient_id: UUID
+) -> news2.Spo2Scale | None:
     row = await context.loaders.spo2_scale.load(patient_id)
     if row is None:
         return None
-    return Spo2Scale.SCALE_2 if row["spo2_scale"] == 2 else Spo2Scale.SCALE_1
+    return news2.Spo2Scale.SCALE_2 if row["spo2_scale"] == 2 else news2.Spo2Scale.SCALE_1
 
 
 async def default_facility(context: RequestContext, facility_id: str | None) -> UUID:
@@ -84,7 +90,7 @@ async def default_facility(context: RequestContext, facility_id: str | None) -> 
 async def create_patient(
     context: RequestContext, mrn: str, given_name: str, family_name: str, birth_date: date,
     facility_id: str | None, today: date,
-) -> types.Patient:
+) -> asyncpg.Record:
     claims = context.require(*REGISTRARS)
     if birth_date > today:
         raise errors.invalid("birthDate", "A birth date cannot be in the future")
@@ -96,4 +102,4 @@ async def create_patient(
         family_name.strip(), birth_date,
     )
     context.audit_write("CREATE", "Patient", row["id"], row["id"])
-    return types.Patient.from_row(row)
+    return row

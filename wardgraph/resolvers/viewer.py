@@ -2,69 +2,62 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
 
 from wardgraph import errors
-from wardgraph.auth import issue_user_token, verify_password
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import issue_user_token, verify_password
 from wardgraph.context import RequestContext
 from wardgraph.db import auth as auth_db
 from wardgraph.db import organisation as db
-from wardgraph.schema import enums
-from wardgraph.schema import organisation as types
-from wardgraph.schema import viewer as viewer_types
-
-if TYPE_CHECKING:
-    from wardgraph.schema.partner_tokens import PartnerToken
+from wardgraph.resolvers import organisation, partner_tokens
 
 
-def viewer(context: RequestContext) -> viewer_types.Viewer:
-    claims = context.authenticated()
-    return viewer_types.Viewer(
-        kind=enums.ViewerKind.PARTNER if claims.is_partner else enums.ViewerKind.USER,
-        role=enums.Role(claims.role.value),
-        scopes=list(claims.scopes),
-        name=claims.partner_name,
-        expires_at=claims.expires_at,
-    )
+@dataclass(frozen=True)
+class LoginGranted:
+    """A signed-in user's bearer token and when it stops working."""
+
+    token: str
+    expires_at: datetime
 
 
-async def viewer_tenant(context: RequestContext) -> types.Tenant:
+def viewer(context: RequestContext) -> Claims:
+    return context.authenticated()
+
+
+async def viewer_tenant(context: RequestContext) -> asyncpg.Record:
     claims = context.authenticated()
     row = await db.fetch_tenant(await context.db(), claims.tenant_id)
     if row is None:
         raise errors.not_found()
-    return types.Tenant.from_row(row)
+    return row
 
 
-async def viewer_user(context: RequestContext) -> types.User | None:
+async def viewer_user(context: RequestContext) -> asyncpg.Record | None:
     claims = context.authenticated()
     if claims.user_id is None:
         return None
-    row = await context.loaders.user.load(claims.user_id)
-    return types.User.from_row(row) if row else None
+    return await context.loaders.user.load(claims.user_id)
 
 
-async def viewer_partner_token(context: RequestContext) -> PartnerToken | None:
-    from wardgraph.resolvers.partner_tokens import partner_token_of
-
+async def viewer_partner_token(context: RequestContext) -> asyncpg.Record | None:
     claims = context.authenticated()
     if claims.partner_token_id is None:
         return None
-    return await partner_token_of(context, claims.partner_token_id)
+    return await partner_tokens.partner_token_of(context, claims.partner_token_id)
 
 
-async def viewer_facilities(context: RequestContext) -> list[types.Facility]:
-    from wardgraph.resolvers.organisation import facilities
-
-    page = await facilities(context, context.settings.limits.max_page_size, None)
-    return [edge.node for edge in page.edges]
+async def viewer_facilities(context: RequestContext) -> list[asyncpg.Record]:
+    page = await organisation.facilities(context, context.settings.limits.max_page_size, None)
+    return [row for _, row in page.items]
 
 
 async def login(
     context: RequestContext, tenant: str, email: str, password: str
-) -> viewer_types.LoginPayload:
+) -> LoginGranted:
     """A wrong password, an unknown e-mail and an unknown tenant answer alike, in about the
     same time: each costs one argon2 verification."""
     row = await auth_db.fetch_login(context.state.pool, tenant.strip().lower(), email.strip())
@@ -74,4 +67,4 @@ async def login(
     claims = Claims(tenant_id=row["tenant_id"], role=Role(row["role"]), user_id=row["user_id"],
                     facility_ids=tuple(row["facility_ids"]))
     token = issue_user_token(context.settings, claims, context.now, ttl)
-    return viewer_types.LoginPayload(token=token, expires_at=context.now + ttl)
+    return LoginGranted(token=token, expires_at=context.now + ttl)

@@ -8,22 +8,19 @@ from functools import cache
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from wardgraph.schema import organisation, patients
 from wardgraph.schema.root import Mutation, Query, Subscription
-
-TYPES: list[type] = []
 
 
 @cache
 def build_schema(
     *extensions: type[SchemaExtension] | Callable[[], SchemaExtension],
 ) -> strawberry.Schema:
-    from wardgraph.schema import organisation, patients
-
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[organisation.Tenant, organisation.User, patients.Patient, *TYPES],
+        types=[organisation.Tenant, organisation.User, patients.Patient],
         extensions=list(extensions),
         config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
     )

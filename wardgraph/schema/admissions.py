@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 import strawberry
 
+from wardgraph import ids
 from wardgraph.context import RequestContext
 from wardgraph.resolvers import admissions as resolve
-from wardgraph.schema import ids
+from wardgraph.resolvers import organisation, patients
+from wardgraph.resolvers.admissions import CLOCK_SKEW_ALLOWANCE
 from wardgraph.schema.organisation import Bed, Facility
 from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Node
 
 Info = strawberry.Info[RequestContext, None]
 
-# How far ahead of the server's clock a given time may be: a ward tablet's clock drifts, but an
-# admission, transfer or discharge cannot be recorded before it happens.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 _LATEST = (f"Later than {CLOCK_SKEW_ALLOWANCE.seconds // 60} minutes from now is refused "
            "(VALIDATION_FAILED).")
 
@@ -46,7 +45,7 @@ class BedStay:
 
     @strawberry.field(description="The bed.")
     async def bed(self, info: Info) -> Bed:
-        return await resolve.bed_of(info.context, self.bed_id)
+        return Bed.from_row(await organisation.bed_of(info.context, self.bed_id))
 
 
 @strawberry.type(description="A patient's time in hospital at one facility, from admission to "
@@ -74,20 +73,21 @@ class Admission(Node):
 
     @strawberry.field(description="The patient (partners need the patients:read scope).")
     async def patient(self, info: Info) -> Patient:
-        return await resolve.patient_of(info.context, self.patient_id)
+        return Patient.from_row(await patients.read_patient_of(info.context, self.patient_id))
 
     @strawberry.field(description="The bed the patient is in (the last one, once discharged).")
     async def bed(self, info: Info) -> Bed:
-        return await resolve.bed_of(info.context, self.bed_id)
+        return Bed.from_row(await organisation.bed_of(info.context, self.bed_id))
 
     @strawberry.field(description="The facility of the admission.")
     async def facility(self, info: Info) -> Facility:
-        return await resolve.facility_of(info.context, self.facility_id)
+        return Facility.from_row(await organisation.facility_of(info.context, self.facility_id))
 
     @strawberry.field(description="The beds of this admission in order, each with when the "
                       "patient entered and left it.")
     async def stays(self, info: Info) -> list[BedStay]:
-        return await resolve.admission_stays(info.context, self.db_id)
+        stays = await resolve.admission_stays(info.context, self.db_id)
+        return [BedStay.from_row(r) for r in stays]
 
 
 @strawberry.input(description="Admit a patient to a free bed.")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 
 import asyncpg
 import strawberry
 
-from wardgraph.schema import ids
+from wardgraph import ids
 from wardgraph.schema.enums import News2Risk
 
 
@@ -40,3 +42,13 @@ class News2Alert:
             red_score=row["red_score"],
             raised_at=row["raised_at"],
         )
+
+
+async def alerts_of(
+    rows: AsyncGenerator[asyncpg.Record, None],
+) -> AsyncGenerator[News2Alert, None]:
+    # aclosing: when the client completes the subscription, the row stream's cleanup
+    # (unsubscribing from the hub) runs now, not whenever the generator is collected.
+    async with aclosing(rows):
+        async for row in rows:
+            yield News2Alert.from_row(row)

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 import strawberry
 
-from wardgraph.schema import ids
+from wardgraph import ids
 from wardgraph.schema.relay import Node
 
 # The global id type of an actor, by actor_type.

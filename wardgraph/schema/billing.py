@@ -8,7 +8,8 @@ from uuid import UUID
 import strawberry
 
 from wardgraph.context import RequestContext
-from wardgraph.resolvers import billing as resolve
+from wardgraph.resolvers import organisation
+from wardgraph.resolvers.billing import Accrual
 from wardgraph.schema.money import Money
 from wardgraph.schema.organisation import Facility
 
@@ -34,7 +35,13 @@ class AccrualResult:
 
     @strawberry.field(description="The facility accrued.")
     async def facility(self, info: Info) -> Facility:
-        return await resolve.facility_of(info.context, self.facility_id)
+        return Facility.from_row(await organisation.facility_of(info.context, self.facility_id))
+
+    @classmethod
+    def of(cls, accrual: Accrual) -> AccrualResult:
+        return cls(facility_id=accrual.facility_id, through=accrual.through,
+                   charges_created=accrual.charges_created,
+                   amount=Money.of(accrual.amount, accrual.currency), bed_days=accrual.bed_days)
 
 
 @strawberry.input(description="Accrue a facility's bed-day charges up to a local date.")

@@ -6,27 +6,26 @@ its parameters are SNOMED CT concepts (the RCP publishes no LOINC code for them)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import lru_cache
 from uuid import UUID
 
 import asyncpg
 import strawberry
 
+from wardgraph import ids
 from wardgraph.context import RequestContext
 from wardgraph.news2 import News2Score as Scored
 from wardgraph.news2 import ParameterScore
 from wardgraph.resolvers import observations as resolve
-from wardgraph.schema import ids
+from wardgraph.resolvers import organisation, patients
+from wardgraph.resolvers.observations import CLOCK_SKEW_ALLOWANCE, ScoredObservation
 from wardgraph.schema.enums import Consciousness, News2Risk, Spo2Scale
 from wardgraph.schema.organisation import Facility, User, Ward
 from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Node
 
 Info = strawberry.Info[RequestContext, None]
-
-# How far ahead of the server's clock recordedAt may be: a ward tablet's clock drifts, but vital
-# signs cannot be taken in the future.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 RESPIRATION_RATE = "Respiration rate, breaths per minute (LOINC 9279-1 Respiratory rate)."
 SPO2 = ("Oxygen saturation by pulse oximetry, % (LOINC 59408-5 Oxygen saturation in Arterial "
@@ -77,6 +76,13 @@ class News2Score:
                    monitoring=score.monitoring, response=score.response)
 
 
+# Scores shown, remembered: a dashboard polled all day shows the same observations on every poll
+# (the objects are shared between requests and never modified).
+@lru_cache(maxsize=resolve.SCORES_REMEMBERED)
+def shown_score(score: Scored) -> News2Score:
+    return News2Score.of(score)
+
+
 @strawberry.type(description="One set of vital signs of a patient with its NEWS2 score. Every "
                  "read is recorded in the audit trail.")
 class Observation(Node):
@@ -100,6 +106,10 @@ class Observation(Node):
         "were recorded.")
 
     @classmethod
+    def of(cls, scored: ScoredObservation) -> Observation:
+        return cls.from_row(scored.row, shown_score(scored.score))
+
+    @classmethod
     def from_row(cls, row: asyncpg.Record, score: News2Score) -> Observation:
         return cls(
             id=strawberry.ID(ids.encode("Observation", row["id"])), db_id=row["id"],
@@ -114,22 +124,25 @@ class Observation(Node):
 
     @strawberry.field(description="The patient (partners need the patients:read scope).")
     async def patient(self, info: Info) -> Patient:
-        return await resolve.patient_of(info.context, self.patient_id)
+        return Patient.from_row(await patients.read_patient_of(info.context, self.patient_id))
 
     @strawberry.field(description="The member of staff who recorded it; null when a partner "
                       "integration recorded it (partners may not read staff: FORBIDDEN).")
     async def recorded_by(self, info: Info) -> User | None:
-        return await resolve.recorded_by(info.context, self.recorded_by_user)
+        row = await resolve.recorded_by(info.context, self.recorded_by_user)
+        return User.from_row(row) if row is not None else None
 
     @strawberry.field(description="Where the patient was: the facility of the admission in "
                       "force at recordedAt, else the registering facility.")
     async def facility(self, info: Info) -> Facility:
-        return await resolve.facility_of(info.context, self.facility_id)
+        return Facility.from_row(await organisation.facility_of(info.context, self.facility_id))
 
     @strawberry.field(description="The ward the patient was in at recordedAt; null when not "
                       "admitted then.")
     async def ward(self, info: Info) -> Ward | None:
-        return await resolve.ward_of(info.context, self.ward_id)
+        if self.ward_id is None:
+            return None
+        return Ward.of(await organisation.ward_of(info.context, self.ward_id))
 
 
 @strawberry.input(description="One set of vital signs, as NEWS2 scores them. Impossible values "

@@ -8,10 +8,12 @@ from uuid import UUID
 
 import asyncpg
 import strawberry
+from strawberry.types.lazy_type import LazyType
 
+from wardgraph import ids
 from wardgraph.context import RequestContext
+from wardgraph.resolvers import admissions
 from wardgraph.resolvers import organisation as resolve
-from wardgraph.schema import ids
 from wardgraph.schema.enums import Role
 from wardgraph.schema.money import Money
 from wardgraph.schema.relay import Node
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from wardgraph.schema.admissions import Admission
 
 Info = strawberry.Info[RequestContext, None]
+
+# Admission refers back to Bed: it is built through strawberry's lazy reference, not imported.
+_ADMISSION: LazyType[str, str] = LazyType("Admission", "wardgraph.schema.admissions")
 
 
 @strawberry.type(description="A hospital organisation: the unit of isolation.")
@@ -53,7 +58,7 @@ class Facility(Node):
 
     @strawberry.field(description="The facility's wards, by name.")
     async def wards(self, info: Info) -> list[Ward]:
-        return await resolve.facility_wards(info.context, self.db_id)
+        return [Ward.of(w) for w in await resolve.facility_wards(info.context, self.db_id)]
 
 
 @strawberry.type(description="A ward of a facility, with its daily bed rate.")
@@ -70,13 +75,17 @@ class Ward(Node):
                    facility_id=row["facility_id"], name=row["name"],
                    daily_rate=Money.of(row["daily_rate"], currency))
 
+    @classmethod
+    def of(cls, ward: resolve.PricedWard) -> Ward:
+        return cls.from_row(ward.row, ward.currency)
+
     @strawberry.field(description="The facility the ward belongs to.")
     async def facility(self, info: Info) -> Facility:
-        return await resolve.facility_of(info.context, self.facility_id)
+        return Facility.from_row(await resolve.facility_of(info.context, self.facility_id))
 
     @strawberry.field(description="The ward's beds, by label, with their occupancy.")
     async def beds(self, info: Info) -> list[Bed]:
-        return await resolve.ward_beds(info.context, self.db_id)
+        return [Bed.from_row(r) for r in await resolve.ward_beds(info.context, self.db_id)]
 
 
 @strawberry.type(description="A bed of a ward.")
@@ -93,23 +102,20 @@ class Bed(Node):
 
     @strawberry.field(description="The ward the bed belongs to.")
     async def ward(self, info: Info) -> Ward:
-        return await resolve.ward_of(info.context, self.ward_id)
+        return Ward.of(await resolve.ward_of(info.context, self.ward_id))
 
     @strawberry.field(description="Whether a patient is in the bed now (partners need the "
                       "admissions:read scope).")
     async def occupied(self, info: Info) -> bool:
-        from wardgraph.resolvers.admissions import bed_occupied
-
-        return await bed_occupied(info.context, self.db_id)
+        return await admissions.bed_occupied(info.context, self.db_id)
 
     @strawberry.field(description="The admission of the patient in the bed now, if any "
                       "(partners need the admissions:read scope).")
     async def current_admission(
         self, info: Info
     ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
-        from wardgraph.resolvers.admissions import bed_current_admission
-
-        return await bed_current_admission(info.context, self.db_id)
+        row = await admissions.bed_current_admission(info.context, self.db_id)
+        return _ADMISSION.resolve_type().from_row(row) if row is not None else None
 
 
 @strawberry.type(description="A member of staff.")
@@ -127,4 +133,5 @@ class User(Node):
     @strawberry.field(description="The facilities the user works in (every facility for "
                       "ADMIN).")
     async def facilities(self, info: Info) -> list[Facility]:
-        return await resolve.user_facilities(info.context, self.db_id)
+        return [Facility.from_row(r)
+                for r in await resolve.user_facilities(info.context, self.db_id)]

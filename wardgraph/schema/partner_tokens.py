@@ -8,9 +8,9 @@ from uuid import UUID
 import asyncpg
 import strawberry
 
+from wardgraph import ids
 from wardgraph.context import RequestContext
 from wardgraph.resolvers import partner_tokens as resolve
-from wardgraph.schema import ids
 from wardgraph.schema.organisation import Facility
 from wardgraph.schema.relay import Node
 
@@ -36,7 +36,8 @@ class PartnerToken(Node):
 
     @strawberry.field(description="The facilities whose data the token may reach.")
     async def facilities(self, info: Info) -> list[Facility]:
-        return await resolve.token_facilities(info.context, self.db_id)
+        return [Facility.from_row(r)
+                for r in await resolve.token_facilities(info.context, self.db_id)]
 
 
 @strawberry.type(description="A new partner token: `token` is shown this once.")
@@ -44,6 +45,10 @@ class CreatePartnerTokenPayload:
     token: str = strawberry.field(description="Send as `Authorization: Bearer <token>`; store it "
                                   "now, it cannot be shown again.")
     partner_token: PartnerToken = strawberry.field(description="The token's record.")
+
+    @classmethod
+    def of(cls, created: resolve.NewPartnerToken) -> CreatePartnerTokenPayload:
+        return cls(token=created.token, partner_token=PartnerToken.from_row(created.row))
 
 
 @strawberry.input(description="A new partner token.")

@@ -8,19 +8,26 @@ from uuid import UUID
 
 import asyncpg
 import strawberry
+from strawberry.types.lazy_type import LazyType
 
+from wardgraph import ids
 from wardgraph.context import RequestContext
+from wardgraph.resolvers import admissions, observations, organisation
 from wardgraph.resolvers import patients as resolve
-from wardgraph.schema import ids
 from wardgraph.schema.enums import Spo2Scale
 from wardgraph.schema.organisation import Facility, User
-from wardgraph.schema.relay import Connection, Node
+from wardgraph.schema.relay import Connection, Node, connection
 
 if TYPE_CHECKING:
     from wardgraph.schema.admissions import Admission
     from wardgraph.schema.observations import Observation
 
 Info = strawberry.Info[RequestContext, None]
+
+# Admission and Observation refer back to Patient: they are built through strawberry's lazy
+# references, not imported.
+_ADMISSION: LazyType[str, str] = LazyType("Admission", "wardgraph.schema.admissions")
+_OBSERVATION: LazyType[str, str] = LazyType("Observation", "wardgraph.schema.observations")
 
 
 @strawberry.type(description="A patient of the hospital. Every read is recorded in the audit "
@@ -43,61 +50,53 @@ class Patient(Node):
 
     @strawberry.field(description="The facility where the patient was registered.")
     async def facility(self, info: Info) -> Facility:
-        from wardgraph.resolvers.organisation import facility_of
-
-        return await facility_of(info.context, self.facility_id)
+        return Facility.from_row(await organisation.facility_of(info.context, self.facility_id))
 
     @strawberry.field(description="NEWS2 SpO2 scale in force (clinical roles only; others get "
                       "FORBIDDEN from the database's column grants).")
     async def spo2_scale(self, info: Info) -> Spo2Scale | None:
-        return await resolve.patient_spo2_scale(info.context, self.db_id)
+        scale = await resolve.patient_spo2_scale(info.context, self.db_id)
+        return Spo2Scale(scale.value) if scale is not None else None
 
     @strawberry.field(description="The patient's admission now, if admitted (partners need "
                       "the admissions:read scope).")
     async def current_admission(
         self, info: Info
     ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
-        from wardgraph.resolvers.admissions import patient_current_admission
-
-        return await patient_current_admission(info.context, self.db_id)
+        row = await admissions.patient_current_admission(info.context, self.db_id)
+        return _ADMISSION.resolve_type().from_row(row) if row is not None else None
 
     @strawberry.field(description="Every admission of the patient the caller may see, newest "
                       "first (a list: a patient's admissions are few).")
     async def admissions(
         self, info: Info
     ) -> list[Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")]]:
-        from wardgraph.resolvers.admissions import patient_admissions
-
-        return await patient_admissions(info.context, self.db_id)
+        build = _ADMISSION.resolve_type().from_row
+        return [build(r) for r in await admissions.patient_admissions(info.context, self.db_id)]
 
     @strawberry.field(description="When the SpO2 scale was last set; null if never (clinical "
                       "roles only, like spo2Scale).")
     async def spo2_scale_set_at(self, info: Info) -> datetime | None:
-        from wardgraph.resolvers.observations import spo2_scale_set_at
-
-        return await spo2_scale_set_at(info.context, self.db_id)
+        return await observations.spo2_scale_set_at(info.context, self.db_id)
 
     @strawberry.field(description="The clinician who last set the SpO2 scale; null if never "
                       "(clinical staff only; partners get FORBIDDEN).")
     async def spo2_scale_set_by(self, info: Info) -> User | None:
-        from wardgraph.resolvers.observations import spo2_scale_set_by
-
-        return await spo2_scale_set_by(info.context, self.db_id)
+        row = await observations.spo2_scale_set_by(info.context, self.db_id)
+        return User.from_row(row) if row is not None else None
 
     @strawberry.field(description="The patient's observations, newest first (ADMIN, CLINICIAN, "
                       "NURSE; partners need observations:read).")
     async def observations(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")]]:
-        from wardgraph.resolvers.observations import patient_observations
-
-        return await patient_observations(info.context, self.db_id, first, after)
+        page = await observations.patient_observations(info.context, self.db_id, first, after)
+        return connection(page, _OBSERVATION.resolve_type().of)
 
     @strawberry.field(description="The patient's most recent observation, if any: what a ward "
                       "dashboard shows (one statement for every patient listed).")
     async def latest_observation(
         self, info: Info
     ) -> Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")] | None:
-        from wardgraph.resolvers.observations import latest_observation
-
-        return await latest_observation(info.context, self.db_id)
+        found = await observations.latest_observation(info.context, self.db_id)
+        return _OBSERVATION.resolve_type().of(found) if found is not None else None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import strawberry
 
-from wardgraph import errors
+from wardgraph.paging import Page, encode_cursor
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -36,39 +36,13 @@ class Connection(Generic[T]):
     page_info: PageInfo = strawberry.field(description="Whether more items follow.")
 
 
-def encode_cursor(key: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
-
-
-def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
-    """The sort key in a cursor; a cursor we did not issue is a validation error."""
-    if cursor is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise errors.invalid("after", "Not a cursor from this connection") from error
-    if not isinstance(key, list) or len(key) != length:
-        raise errors.invalid("after", "Not a cursor from this connection")
-    return key
-
-
-def page_size(first: int | None, default: int, maximum: int) -> int:
-    if first is None:
-        return default
-    if first < 0 or first > maximum:
-        raise errors.invalid("first", f"first must be between 0 and {maximum}")
-    return first
-
-
-def connection(items: list[tuple[list[Any], T]], limit: int) -> Connection[T]:
-    """A connection from (sort key, item) pairs fetched with limit + 1 rows."""
-    page = items[:limit]
-    edges = [Edge(cursor=encode_cursor(key), node=node) for key, node in page]
+def connection(page: Page[R], build: Callable[[R], T]) -> Connection[T]:
+    """The connection that shows a page, each item built into its type."""
+    edges = [Edge(cursor=encode_cursor(key), node=build(item)) for key, item in page.items]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=len(items) > limit,
+            has_next_page=page.has_next,
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )

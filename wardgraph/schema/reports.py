@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import asyncpg
 import strawberry
 
 from wardgraph.context import RequestContext
@@ -37,4 +38,13 @@ class DailyReportRow:
                       "and partners holding billing:read; others get null with FORBIDDEN on "
                       "this field.")
     def revenue(self, info: Info) -> Money | None:
-        return resolve.revenue(info.context, self.revenue_amount, self.currency)
+        amount = resolve.revenue(info.context, self.revenue_amount)
+        return Money.of(amount, self.currency) if amount is not None else None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> DailyReportRow:
+        return cls(date=row["service_date"], census=row["census"], admissions=row["admissions"],
+                   discharges=row["discharges"], transfers=row["transfers"],
+                   bed_days=row["bed_days"], observations=row["observations"],
+                   escalations=row["escalations"], revenue_amount=row["revenue"],
+                   currency=row["currency"])

@@ -1,14 +1,16 @@
-"""The root types. Each field is one line that hands over to a resolver."""
+"""The root types. Each field hands over to a resolver and builds its answer's type from what
+the resolver returns (rows or small dataclasses)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
-from wardgraph.claims import Role as ClaimRole
+from wardgraph import news2
+from wardgraph.auth.claims import Role as ClaimRole
 from wardgraph.context import RequestContext
 from wardgraph.resolvers import (
     admissions,
@@ -29,7 +31,7 @@ from wardgraph.schema.admissions import (
     DischargePatientInput,
     TransferPatientInput,
 )
-from wardgraph.schema.alerts import News2Alert
+from wardgraph.schema.alerts import News2Alert, alerts_of
 from wardgraph.schema.audit import AuditEvent
 from wardgraph.schema.billing import AccrualResult, AccrueBedDaysInput
 from wardgraph.schema.enums import Spo2Scale
@@ -56,49 +58,64 @@ from wardgraph.schema.partner_tokens import (
     RevokePartnerTokenInput,
 )
 from wardgraph.schema.patients import Patient
-from wardgraph.schema.relay import Connection, Node
+from wardgraph.schema.relay import Connection, Node, connection
 from wardgraph.schema.reports import DailyReportRow
 from wardgraph.schema.viewer import LoginPayload, Viewer
 
 Info = strawberry.Info[RequestContext, None]
+
+# What node(id:) builds from what each type's resolver returns.
+NODE_TYPES: dict[str, Callable[[Any], Node]] = {
+    "Facility": Facility.from_row,
+    "Ward": Ward.of,
+    "Bed": Bed.from_row,
+    "Patient": Patient.from_row,
+    "Admission": Admission.from_row,
+    "Observation": Observation.of,
+    "PartnerToken": PartnerToken.from_row,
+    "AuditEvent": AuditEvent.from_row,
+}
 
 
 @strawberry.type(description="Reads.")
 class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await nodes.node(info.context, id)  # type: ignore[no-any-return]
+        found = await nodes.node(info.context, id)
+        return NODE_TYPES[found.type_name](found.value)
 
     @strawberry.field(description="The caller: user or partner, tenant, role, facilities, scopes.")
     def viewer(self, info: Info) -> Viewer:
-        return viewer.viewer(info.context)
+        return Viewer.of(viewer.viewer(info.context))
 
     @strawberry.field(description="Facilities the caller may see, by code.")
     async def facilities(self, info: Info, first: int | None = None,
                          after: str | None = None) -> Connection[Facility]:
-        return await organisation.facilities(info.context, first, after)
+        return connection(await organisation.facilities(info.context, first, after),
+                          Facility.from_row)
 
     @strawberry.field(description="One facility.")
     async def facility(self, info: Info, id: strawberry.ID) -> Facility | None:
-        return await organisation.facility(info.context, id)
+        return Facility.from_row(await organisation.facility(info.context, id))
 
     @strawberry.field(description="One ward, with its beds.")
     async def ward(self, info: Info, id: strawberry.ID) -> Ward | None:
-        return await organisation.ward(info.context, id)
+        return Ward.of(await organisation.ward(info.context, id))
 
     @strawberry.field(description="Patients the caller may see, by family name; `search` matches "
                       "an MRN exactly or a name by prefix.")
     async def patients(self, info: Info, first: int | None = None, after: str | None = None,
                        search: str | None = None) -> Connection[Patient]:
-        return await patients.patients(info.context, first, after, search)
+        return connection(await patients.patients(info.context, first, after, search),
+                          Patient.from_row)
 
     @strawberry.field(description="One patient.")
     async def patient(self, info: Info, id: strawberry.ID) -> Patient | None:
-        return await patients.patient(info.context, id)
+        return Patient.from_row(await patients.patient(info.context, id))
 
     @strawberry.field(description="One admission (partners need the admissions:read scope).")
     async def admission(self, info: Info, id: strawberry.ID) -> Admission | None:
-        return await admissions.admission(info.context, id)
+        return Admission.from_row(await admissions.admission(info.context, id))
 
     @strawberry.field(description="One row per facility-local date from `from` to `to` (at most "
                       "366 dates; ADMIN, BILLING, CLINICIAN; partners need reports:read).")
@@ -107,13 +124,15 @@ class Query:
         from_: Annotated[date, strawberry.argument(name="from", description="First local date.")],
         to: Annotated[date, strawberry.argument(description="Last local date (inclusive).")],
     ) -> list[DailyReportRow]:
-        return await reports.daily_report(info.context, facility_id, from_, to)
+        return [DailyReportRow.from_row(r)
+                for r in await reports.daily_report(info.context, facility_id, from_, to)]
 
     @strawberry.field(description="NEWS2 calculator: scores vital signs and stores nothing (any "
                       "authenticated caller).")
     def news2(self, info: Info, vitals: VitalsInput,
               spo2_scale: Spo2Scale | None = Spo2Scale.SCALE_1) -> News2Score:
-        return observations.calculate(info.context, vitals, spo2_scale or Spo2Scale.SCALE_1)
+        scale = news2.Spo2Scale((spo2_scale or Spo2Scale.SCALE_1).name)
+        return News2Score.of(observations.calculate(info.context, vitals, scale))
 
     @strawberry.field(description="AUDITOR: the PHI audit trail of the tenant, newest first; "
                       "reading it is not itself audited. Filters: the patient whose data was "
@@ -126,96 +145,97 @@ class Query:
         occurred_to: Annotated[datetime | None, strawberry.argument(
             name="to", description="Events before this instant.")] = None,
     ) -> Connection[AuditEvent]:
-        return await audit.audit_events(info.context, first, after, patient_id, actor_id,
-                                        occurred_from, occurred_to)
+        return connection(await audit.audit_events(info.context, first, after, patient_id,
+                                                   actor_id, occurred_from, occurred_to),
+                          AuditEvent.from_row)
 
 
 @strawberry.type(description="Writes. Each runs in one transaction: all of it or none of it.")
 class Mutation:
     @strawberry.mutation(description="Exchange credentials for a short-lived token.")
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
-        return await viewer.login(info.context, input.tenant, input.email, input.password)
+        return LoginPayload.of(
+            await viewer.login(info.context, input.tenant, input.email, input.password))
 
     @strawberry.mutation(description="ADMIN: add a facility.")
     async def create_facility(self, info: Info, input: CreateFacilityInput) -> Facility:
-        return await organisation.create_facility(
-            info.context, input.code, input.name, input.timezone, input.currency)
+        return Facility.from_row(await organisation.create_facility(
+            info.context, input.code, input.name, input.timezone, input.currency))
 
     @strawberry.mutation(description="ADMIN: add a ward to a facility.")
     async def create_ward(self, info: Info, input: CreateWardInput) -> Ward:
-        return await organisation.create_ward(
-            info.context, input.facility_id, input.name, input.daily_rate)
+        return Ward.of(await organisation.create_ward(
+            info.context, input.facility_id, input.name, input.daily_rate))
 
     @strawberry.mutation(description="ADMIN: add a bed to a ward.")
     async def create_bed(self, info: Info, input: CreateBedInput) -> Bed:
-        return await organisation.create_bed(info.context, input.ward_id, input.label)
+        return Bed.from_row(
+            await organisation.create_bed(info.context, input.ward_id, input.label))
 
     @strawberry.mutation(description="ADMIN: add a member of staff.")
     async def create_user(self, info: Info, input: CreateUserInput) -> User:
-        return await organisation.create_user(
+        return User.from_row(await organisation.create_user(
             info.context, input.email, input.display_name, ClaimRole(input.role.value),
-            list(input.facility_ids), input.password)
+            list(input.facility_ids), input.password))
 
     @strawberry.mutation(description="Register a patient (ADMIN, CLINICIAN, NURSE).")
     async def create_patient(self, info: Info, input: CreatePatientInput) -> Patient:
-        return await patients.create_patient(
+        return Patient.from_row(await patients.create_patient(
             info.context, input.mrn, input.given_name, input.family_name, input.birth_date,
-            input.facility_id, info.context.now.date())
+            input.facility_id, info.context.now.date()))
 
     @strawberry.mutation(description="ADMIN: a scoped token for a partner; the token is shown "
                          "once.")
     async def create_partner_token(self, info: Info, input: CreatePartnerTokenInput
                                    ) -> CreatePartnerTokenPayload:
-        return await partner_tokens.create_partner_token(
-            info.context, input.name, input.scopes, list(input.facility_ids), input.expires_at)
+        return CreatePartnerTokenPayload.of(await partner_tokens.create_partner_token(
+            info.context, input.name, input.scopes, list(input.facility_ids), input.expires_at))
 
     @strawberry.mutation(description="ADMIN: revoke a partner token; refused from this moment. "
-                         "Takes `id` or `input: {id}`; revoking twice keeps the first time.")
-    async def revoke_partner_token(self, info: Info, id: strawberry.ID | None = None,
-                                   input: RevokePartnerTokenInput | None = None) -> PartnerToken:
-        return await partner_tokens.revoke_partner_token(
-            info.context, partner_tokens.one_id(id, input.id if input else None))
+                         "Revoking twice keeps the first time.")
+    async def revoke_partner_token(self, info: Info, input: RevokePartnerTokenInput
+                                   ) -> PartnerToken:
+        return PartnerToken.from_row(
+            await partner_tokens.revoke_partner_token(info.context, input.id))
 
     @strawberry.mutation(description="ADMIN, BILLING: charge a facility's bed-days for every "
-                         "local date up to and including `through`; idempotent. Takes "
-                         "`facilityId` and `through`, or `input`.")
-    async def accrue_bed_days(self, info: Info, facility_id: strawberry.ID | None = None,
-                              through: date | None = None,
-                              input: AccrueBedDaysInput | None = None) -> AccrualResult:
-        return await billing.accrue_bed_days(info.context,
-                                             *billing.one_form(facility_id, through, input))
+                         "local date up to and including `through`; idempotent.")
+    async def accrue_bed_days(self, info: Info, input: AccrueBedDaysInput) -> AccrualResult:
+        return AccrualResult.of(
+            await billing.accrue_bed_days(info.context, input.facility_id, input.through))
 
     @strawberry.mutation(description="Admit a patient to a free bed (ADMIN, CLINICIAN, NURSE). "
                          "BED_OCCUPIED, PATIENT_ALREADY_ADMITTED or STAY_OVERLAPS when the "
                          "database refuses it.")
     async def admit_patient(self, info: Info, input: AdmitPatientInput) -> Admission:
-        return await admissions.admit_patient(
-            info.context, input.patient_id, input.bed_id, input.admitted_at)
+        return Admission.from_row(await admissions.admit_patient(
+            info.context, input.patient_id, input.bed_id, input.admitted_at))
 
     @strawberry.mutation(description="Move an admitted patient to a free bed of the same "
                          "facility in one step (ADMIN, CLINICIAN, NURSE); if refused, the "
                          "patient stays where they were.")
     async def transfer_patient(self, info: Info, input: TransferPatientInput) -> Admission:
-        return await admissions.transfer_patient(
-            info.context, input.admission_id, input.to_bed_id, input.at)
+        return Admission.from_row(await admissions.transfer_patient(
+            info.context, input.admission_id, input.to_bed_id, input.at))
 
     @strawberry.mutation(description="Discharge a patient (ADMIN, CLINICIAN, NURSE); "
                          "idempotent.")
     async def discharge_patient(self, info: Info, input: DischargePatientInput) -> Admission:
-        return await admissions.discharge_patient(
-            info.context, input.admission_id, input.discharged_at)
+        return Admission.from_row(await admissions.discharge_patient(
+            info.context, input.admission_id, input.discharged_at))
 
     @strawberry.mutation(description="Record a patient's vital signs, scored with NEWS2 on the "
                          "patient's SpO2 scale (NURSE, CLINICIAN; partners with "
                          "observations:write). A MEDIUM or HIGH risk, or a red score, raises an "
                          "escalation in the same transaction.")
     async def record_observation(self, info: Info, input: RecordObservationInput) -> Observation:
-        return await observations.record_observation(info.context, input)
+        return Observation.of(await observations.record_observation(info.context, input))
 
     @strawberry.mutation(description="CLINICIAN: set the NEWS2 SpO2 scale of a patient; who set "
                          "it and when are recorded.")
     async def set_spo2_scale(self, info: Info, input: SetSpo2ScaleInput) -> Patient:
-        return await observations.set_spo2_scale(info.context, input.patient_id, input.scale)
+        return Patient.from_row(await observations.set_spo2_scale(
+            info.context, input.patient_id, news2.Spo2Scale(input.scale.name)))
 
 
 @strawberry.type(description="Live updates, over WebSocket (graphql-transport-ws) at /graphql, "
@@ -226,4 +246,4 @@ class Subscription:
                              "sees (ADMIN, CLINICIAN, NURSE; partners need observations:read).")
     async def news2_alerts(self, info: Info, ward_id: strawberry.ID | None = None
                            ) -> AsyncGenerator[News2Alert, None]:
-        return await alerts.news2_alerts(info.context, ward_id)
+        return alerts_of(await alerts.news2_alerts(info.context, ward_id))

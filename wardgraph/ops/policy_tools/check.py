@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wardgraph.migrations import runner
-from wardgraph.policy_tools import AUDITED_SCHEMAS
-from wardgraph.policy_tools.catalog import Snapshot, fetch_snapshot
-from wardgraph.policy_tools.connection import connect, scratch_database
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools.catalog import Snapshot, fetch_snapshot
+from wardgraph.ops.policy_tools.connection import connect, scratch_database
 
 Change = Literal["missing", "unexpected", "changed"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from wardgraph.policy_tools.check import check
-from wardgraph.policy_tools.connection import connect
-from wardgraph.policy_tools.docs import render_markdown
-from wardgraph.policy_tools.lint import render_findings, run_lints
-from wardgraph.policy_tools.matrix import fetch_matrix, render_json, render_table
-from wardgraph.policy_tools.reconstruct import render_sql
+from wardgraph.ops.policy_tools.check import check
+from wardgraph.ops.policy_tools.connection import connect
+from wardgraph.ops.policy_tools.docs import render_markdown
+from wardgraph.ops.policy_tools.lint import render_findings, run_lints
+from wardgraph.ops.policy_tools.matrix import fetch_matrix, render_json, render_table
+from wardgraph.ops.policy_tools.reconstruct import render_sql
 
 FORMATS = ("table", "json", "sql", "markdown")
 

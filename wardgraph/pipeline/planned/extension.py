@@ -9,10 +9,10 @@ import asyncpg
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from wardgraph.bounded_cache import BoundedCache
 from wardgraph.context import RequestContext
-from wardgraph.planned.compile import NotPlannable, OperationPlan, compile_operation
-from wardgraph.planned.run import NotPlanned, Run
+from wardgraph.pipeline.cache import BoundedCache
+from wardgraph.pipeline.planned.compile import NotPlannable, OperationPlan, compile_operation
+from wardgraph.pipeline.planned.run import NotPlanned, Run
 
 log = logging.getLogger(__name__)
 

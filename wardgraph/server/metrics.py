@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from wardgraph.context import RequestContext
-from wardgraph.log_config import operation_var, request_id_var
+from wardgraph.server.log import operation_var, request_id_var
 
 log = logging.getLogger("wardgraph.requests")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from wardgraph.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
 
 # Roles for which a permissive policy may let every row of the tenant through (USING or WITH
 # CHECK of `true`): the tenant's administrator and auditor work tenant-wide by design, the audit

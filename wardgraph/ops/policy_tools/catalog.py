@@ -20,8 +20,6 @@ import asyncpg
 Key = tuple[str, str]
 Snapshot = dict[Key, dict[str, Any]]
 
-MIGRATION_ROLE = "(migration role)"
-
 FETCH_RELATIONS = """
 select n.nspname || '.' || c.relname as name,
        case c.relkind when 'r' then 'table' when 'p' then 'table' when 'v' then 'view'

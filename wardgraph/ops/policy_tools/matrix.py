@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import asyncpg
 
-from wardgraph.policy_tools import AUDITED_SCHEMAS
-from wardgraph.policy_tools.connection import AuditError
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools.connection import AuditError
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 

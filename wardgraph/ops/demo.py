@@ -12,11 +12,17 @@ from uuid import UUID
 
 import asyncpg
 
-from wardgraph.auth import hash_password, issue_user_token
-from wardgraph.claims import USER_ROLES, Claims, Role
+from wardgraph.auth.claims import USER_ROLES, Claims, Role
+from wardgraph.auth.tokens import hash_password, issue_user_token
 from wardgraph.config import Settings
 from wardgraph.db import organisation, patients
-from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
+from wardgraph.db.operator import (
+    OPERATOR_STATEMENT_TIMEOUT_MS,
+    fetch_tenant_by_slug,
+    insert_tenant,
+    tenant_admin,
+)
+from wardgraph.db.session import claimed_transaction
 
 DEMO_PASSWORD = "demo-password-123"
 TOKEN_TTL = timedelta(hours=8)
@@ -61,7 +67,9 @@ async def seed_tenant(connection: asyncpg.Connection, slug: str, name: str,
 async def _seed_new_tenant(connection: asyncpg.Connection, slug: str, name: str,
                            facilities: tuple[tuple[str, str, str], ...]) -> asyncpg.Record:
     tenant = await insert_tenant(connection, slug, name)
-    async with as_tenant_admin(connection, tenant["tenant_id"], "seed-demo") as session:
+    async with claimed_transaction(
+        connection, tenant_admin(tenant["tenant_id"]), "seed-demo", OPERATOR_STATEMENT_TIMEOUT_MS
+    ) as session:
         facility_ids: list[UUID] = []
         for index, (code, facility_name, zone) in enumerate(facilities):
             facility = await organisation.insert_facility(

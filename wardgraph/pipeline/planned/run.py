@@ -16,7 +16,7 @@ from typing import Any
 from graphql import GraphQLSchema, Undefined
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from wardgraph.planned.compile import (
+from wardgraph.pipeline.planned.compile import (
     FieldPlan,
     Leaf,
     ListOf,

@@ -20,7 +20,7 @@ from functools import lru_cache
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-from wardgraph.bounded_cache import CACHED_DOCUMENTS, BoundedCache
+from wardgraph.pipeline.cache import CACHED_DOCUMENTS, BoundedCache
 
 
 @lru_cache(maxsize=CACHED_DOCUMENTS)

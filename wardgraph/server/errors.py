@@ -12,13 +12,10 @@ import asyncpg
 from graphql import GraphQLError
 
 from wardgraph import errors
-from wardgraph.db.errors import to_app_error
+from wardgraph.db.errors import UNAVAILABLE, to_app_error
 from wardgraph.errors import AppError
 
 log = logging.getLogger("wardgraph.errors")
-
-UNAVAILABLE = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, ConnectionError,
-               OSError, TimeoutError)
 
 
 def app_error_of(error: BaseException | None) -> AppError | None:
@@ -28,8 +25,7 @@ def app_error_of(error: BaseException | None) -> AppError | None:
     if isinstance(error, asyncpg.PostgresError):
         return to_app_error(error)
     if isinstance(error, UNAVAILABLE):
-        return AppError(errors.SERVICE_UNAVAILABLE,
-                        "The database is unavailable; try again shortly")
+        return errors.unavailable()
     return None
 
 

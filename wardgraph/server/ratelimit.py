@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from wardgraph.claims import Claims
+from wardgraph.auth.claims import Claims
 
 # Beyond this many callers, buckets that have refilled completely are forgotten: a full bucket
 # is what a new caller gets anyway.

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from wardgraph.ops.policy_tools.connection import AuditError
+from wardgraph.ops.policy_tools.lint import LINTS, UNRESTRICTED_ROLES
+from wardgraph.ops.policy_tools.matrix import COMMANDS, Matrix, MatrixRow, Policy, readable
 from wardgraph.policies import all_policy_sql
-from wardgraph.policy_tools.connection import AuditError
-from wardgraph.policy_tools.lint import LINTS, UNRESTRICTED_ROLES
-from wardgraph.policy_tools.matrix import COMMANDS, Matrix, MatrixRow, Policy, readable
 
 ROLE_SENTENCES: dict[str, str] = {
     "wg_admin": "A tenant's administrator: manages facilities, wards, beds, users and partner "
@@ -191,7 +191,7 @@ def render_markdown(matrix: Matrix) -> str:
     missing = sorted(named - ROLE_SENTENCES.keys() - {"public"})
     if missing:
         raise AuditError("no sentence for role(s) " + ", ".join(missing)
-                         + " in wardgraph/policy_tools/docs.py ROLE_SENTENCES")
+                         + " in wardgraph/ops/policy_tools/docs.py ROLE_SENTENCES")
     lines = [
         "# Access policies",
         "",

@@ -18,7 +18,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from wardgraph.claims import USER_ROLES, Claims, Role
+from wardgraph.auth.claims import USER_ROLES, Claims, Role
 from wardgraph.config import Settings
 
 PARTNER_TOKEN_PREFIX = "wgp_"  # noqa: S105 - a prefix, not a secret

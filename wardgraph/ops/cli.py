@@ -13,20 +13,27 @@ from pathlib import Path
 import asyncpg
 from alembic.util import CommandError
 
-from wardgraph import auth
-from wardgraph.claims import Claims, Role
+from wardgraph.auth import tokens as auth
+from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
 from wardgraph.db import organisation, startup_checks
-from wardgraph.db.operator import as_tenant_admin, fetch_tenant_by_slug, insert_tenant
+from wardgraph.db.operator import (
+    OPERATOR_STATEMENT_TIMEOUT_MS,
+    fetch_facility_ids_by_code,
+    fetch_tenant_by_slug,
+    insert_tenant,
+    tenant_admin,
+)
 from wardgraph.db.persisted_queries import upsert_allow_listed
+from wardgraph.db.session import claimed_transaction
 from wardgraph.db.target import DatabaseTarget, open_target
 from wardgraph.migrations import runner
 from wardgraph.migrations.api_password import api_password_in, set_api_password
 from wardgraph.migrations.failures import MigrationFailed, migrate_or_explain
-from wardgraph.persisted_queries import Operation, operations_of
-from wardgraph.policy_tools import command as policy_command
-from wardgraph.policy_tools.connection import AuditError
-from wardgraph.port_check import ensure_port_free
+from wardgraph.ops.policy_tools import command as policy_command
+from wardgraph.ops.policy_tools.connection import AuditError
+from wardgraph.pipeline.persisted import Operation, operations_of
+from wardgraph.server.port_check import ensure_port_free
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -65,9 +72,9 @@ def _migrate(settings: Settings, target: DatabaseTarget) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from wardgraph.app import create_app
-    from wardgraph.demo import describe, seed_demo
-    from wardgraph.log_config import configure_logging
+    from wardgraph.ops.demo import describe, seed_demo
+    from wardgraph.server.app import create_app
+    from wardgraph.server.log import configure_logging
 
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
     # default handler that would end the process before the embedded server is left (and
@@ -88,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(describe(settings, tenants, url), flush=True)
         print(f"wardgraph serving {url}" + ("" if settings.production else " (GraphiQL there)"),
               flush=True)
-        # One JSON object per line (wardgraph.log_config); uvicorn keeps its hands off logging.
+        # One JSON object per line (wardgraph.server.log); uvicorn keeps its hands off logging.
         configure_logging(settings.log_level)
         uvicorn.run(
             create_app(settings, target.api_url),
@@ -165,7 +172,7 @@ def _check_schema(settings: Settings) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from wardgraph.demo import describe, seed_demo
+    from wardgraph.ops.demo import describe, seed_demo
 
     settings = _settings(args).require_secret()
     target = _open(settings)
@@ -209,11 +216,11 @@ async def _user_create(admin_url: str, args: argparse.Namespace, password: str |
         tenant = await fetch_tenant_by_slug(connection, args.tenant)
         if tenant is None:
             raise LookupError(f"no tenant {args.tenant!r}")
-        async with as_tenant_admin(connection, tenant["tenant_id"]) as session:
+        async with claimed_transaction(
+            connection, tenant_admin(tenant["tenant_id"]), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
+        ) as session:
             codes = [c.upper() for c in args.facility or []]
-            found = await session.fetch(
-                "select code, id from app.facilities where tenant_id = $1 and code = any($2)",
-                tenant["tenant_id"], codes)
+            found = await fetch_facility_ids_by_code(session, tenant["tenant_id"], codes)
             missing = set(codes) - {r["code"] for r in found}
             if missing:
                 raise LookupError(f"no facility {', '.join(sorted(missing))} in {args.tenant}")
@@ -319,7 +326,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 when every chain is intact, 1 when one is broken (tampering), 2 when the check
     cannot run."""
-    from wardgraph.audit_verify import VerifyError, verify
+    from wardgraph.ops.audit_verify import VerifyError, verify
 
     target = _with_target(args)
     try:

@@ -7,6 +7,6 @@ same context (so the same authorisation, DataLoaders, SQL and audit events) and 
 the same scalars, and hands over to the general executor the moment anything unusual happens.
 """
 
-from wardgraph.planned.extension import PlannedQueries
+from wardgraph.pipeline.planned.extension import PlannedQueries
 
 __all__ = ["PlannedQueries"]

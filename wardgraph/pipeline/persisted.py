@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +38,9 @@ from strawberry.extensions import SchemaExtension
 from wardgraph import errors
 from wardgraph.context import RequestContext
 from wardgraph.db import persisted_queries as db
+from wardgraph.db.errors import UNAVAILABLE
 from wardgraph.errors import AppError
-from wardgraph.graphql_errors import UNAVAILABLE
+from wardgraph.pipeline.cache import BoundedCache
 
 log = logging.getLogger("wardgraph.persisted_queries")
 
@@ -73,17 +73,16 @@ class PersistedQueryStore:
         self.pool = pool
         self.mode = mode
         self.acquire_timeout = acquire_timeout
-        self.cache: OrderedDict[str, StoredQuery] = OrderedDict()
+        self.cache: BoundedCache[StoredQuery] = BoundedCache(CACHE_SIZE)
 
     async def lookup(self, query_hash: str) -> StoredQuery | None:
         cached = self.cache.get(query_hash)
         if cached is not None and (cached.allow_listed or self.mode != "allowlist"):
-            self.cache.move_to_end(query_hash)
             return cached
         try:
             row = await db.fetch_persisted_query(self.pool, query_hash, self.acquire_timeout)
         except (asyncpg.PostgresError, *UNAVAILABLE) as error:
-            raise unavailable() from error
+            raise errors.unavailable() from error
         if row is None:
             return None
         stored = StoredQuery(row["query"], row["allow_listed"])
@@ -97,14 +96,7 @@ class PersistedQueryStore:
         self._remember(query_hash, StoredQuery(query, False))
 
     def _remember(self, query_hash: str, stored: StoredQuery) -> None:
-        self.cache[query_hash] = stored
-        self.cache.move_to_end(query_hash)
-        while len(self.cache) > CACHE_SIZE:
-            self.cache.popitem(last=False)
-
-
-def unavailable() -> AppError:
-    return AppError(errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
+        self.cache.put(query_hash, stored)
 
 
 def not_allowed() -> AppError:

@@ -34,17 +34,17 @@ from strawberry.types import ExecutionResult, StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
 from wardgraph import errors
-from wardgraph.auth import is_partner_token, partner_token_hash
-from wardgraph.authenticate import authenticate
-from wardgraph.claims import Claims
+from wardgraph.auth.authenticate import authenticate
+from wardgraph.auth.claims import Claims
+from wardgraph.auth.tokens import is_partner_token, partner_token_hash
 from wardgraph.context import RequestContext
 from wardgraph.db import alerts as db
 from wardgraph.db.audit import AuditEvent, record_audit_events
 from wardgraph.db.auth import fetch_partner_token_claims
+from wardgraph.db.errors import UNAVAILABLE
 from wardgraph.db.session import claimed_transaction
-from wardgraph.errors import AppError
-from wardgraph.graphql_errors import UNAVAILABLE, format_error
-from wardgraph.metrics import Metrics
+from wardgraph.server.errors import format_error
+from wardgraph.server.metrics import Metrics
 
 log = logging.getLogger("wardgraph.subscriptions")
 
@@ -112,7 +112,7 @@ class AlertHub:
         try:
             await asyncio.wait_for(self.listening.wait(), self.connect_timeout)
         except TimeoutError as error:
-            raise unavailable() from error
+            raise errors.unavailable() from error
 
     def subscribe(self, tenant_id: UUID, size: int) -> Subscriber:
         subscriber = Subscriber(tenant_id, size)
@@ -181,10 +181,6 @@ class AlertHub:
             self._task = None
 
 
-def unavailable() -> AppError:
-    return AppError(errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
-
-
 @dataclass
 class SubscriptionContext(RequestContext):
     """The context of one WebSocket connection: authenticated by its connection_init
@@ -198,6 +194,14 @@ class SubscriptionContext(RequestContext):
     async def close_socket(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # already closed
             await self.request.close(code=code, reason=reason)
+
+    async def alert_stream(
+        self, claims: Claims, ward_id: UUID | None
+    ) -> AsyncGenerator[asyncpg.Record, None]:
+        live = live_context(self)
+        assert live.hub is not None
+        await live.hub.ready()
+        return alert_rows(live, claims, ward_id)
 
 
 def presented_token(context: SubscriptionContext) -> str | None:
@@ -253,9 +257,10 @@ async def read_alert(context: SubscriptionContext, claims: Claims, notice: Notic
     """The escalation as this subscriber may see it, in a short transaction of its own; a read
     of PHI, so it is audited like any other."""
     settings = context.settings
-    async with claimed_transaction(
-        context.state.pool, claims, context.request_id, settings.limits.statement_timeout_ms,
-        settings.pool_timeout_seconds,
+    async with context.state.pool.acquire(
+        timeout=settings.pool_timeout_seconds
+    ) as connection, claimed_transaction(
+        connection, claims, context.request_id, settings.limits.statement_timeout_ms
     ) as session:
         row = await db.fetch_alert(session, notice.tenant_id, notice.escalation_id, ward_id)
         if row is not None:

@@ -7,7 +7,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,22 +21,28 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import DisableIntrospection
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from wardgraph.authenticate import authenticate
+from wardgraph.auth.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
 from wardgraph.db.pool import create_pool
-from wardgraph.documents import ParsedDocuments, ValidatedDocuments
-from wardgraph.graphql_errors import format_error
-from wardgraph.lifecycle import TransactionPerOperation
-from wardgraph.limits import BodySizeLimit, QueryLimits
-from wardgraph.metrics import (
+from wardgraph.pipeline import ordered_extensions
+from wardgraph.pipeline.limits import BodySizeLimit
+from wardgraph.pipeline.persisted import PersistedQueryStore
+from wardgraph.schema import build_schema
+from wardgraph.server.errors import format_error
+from wardgraph.server.live import (
+    AlertHub,
+    LiveTransport,
+    SubscriptionContext,
+    authenticate_connection,
+)
+from wardgraph.server.metrics import (
     CODE_KEY,
     REQUEST_ID_KEY,
     LabelOperation,
@@ -45,17 +50,8 @@ from wardgraph.metrics import (
     ObserveRequests,
     metrics_endpoint,
 )
-from wardgraph.persisted_queries import PersistedQueries, PersistedQueryStore
-from wardgraph.planned import PlannedQueries
-from wardgraph.ratelimit import RateLimited, RateLimiter, caller_key
-from wardgraph.schema import build_schema
-from wardgraph.subscriptions import (
-    AlertHub,
-    LiveTransport,
-    SubscriptionContext,
-    authenticate_connection,
-)
-from wardgraph.transport import (
+from wardgraph.server.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.server.transport import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -97,20 +93,10 @@ COLLECTOR_THRESHOLDS = (7_000, 10, 10)
 
 def extensions_for(settings: Settings,
                    persisted: PersistedQueryStore) -> list[Any]:
-    extensions: list[Any] = [
-        partial(PersistedQueries, persisted),
-        LabelOperation,
-        LiveTransport,
-        QueryLimits,
-        TransactionPerOperation,
-        # Last: they step aside for any refusal the extensions above made.
-        ParsedDocuments,
-        ValidatedDocuments,
-        PlannedQueries,
-    ]
-    if settings.production:
-        extensions.insert(0, DisableIntrospection)
-    return extensions
+    """The pipeline's ordered extensions (wardgraph/pipeline says why that order), with the
+    server's observers in their place."""
+    return ordered_extensions(persisted, production=settings.production,
+                              observers=(LabelOperation, LiveTransport))
 
 
 class GraphQLApp(GraphQL[RequestContext, None]):

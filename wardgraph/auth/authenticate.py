@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncpg
 
 from wardgraph import errors
-from wardgraph.auth import AuthError, decode_user_token, is_partner_token, partner_token_hash
-from wardgraph.claims import Claims, Role
+from wardgraph.auth.claims import Claims, Role
+from wardgraph.auth.tokens import AuthError, decode_user_token, is_partner_token, partner_token_hash
 from wardgraph.context import RequestContext
 from wardgraph.db.auth import fetch_partner_token_claims
-from wardgraph.graphql_errors import UNAVAILABLE
+from wardgraph.db.errors import UNAVAILABLE
 
 
 async def partner_claims(context: RequestContext, token: str) -> Claims:
@@ -46,5 +46,4 @@ async def authenticate(context: RequestContext, authorization: str | None) -> No
     except AuthError:
         context.auth_failure = errors.unauthenticated("Invalid, expired or revoked token")
     except (asyncpg.PostgresError, *UNAVAILABLE):
-        context.auth_failure = errors.AppError(
-            errors.SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly")
+        context.auth_failure = errors.unavailable()

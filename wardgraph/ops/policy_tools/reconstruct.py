@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from wardgraph.policy_tools import AUDITED_SCHEMAS
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
 
 FETCH_SCHEMA_STATEMENTS = """
 select format('grant %s on schema %I to %s%s;',

@@ -41,10 +41,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from wardgraph import errors
-from wardgraph.bounded_cache import BoundedCache
 from wardgraph.config import Limits
 from wardgraph.context import RequestContext
 from wardgraph.errors import AppError
+from wardgraph.pipeline.cache import BoundedCache
 
 # The resolvers' default page size, and what a list without `first` is assumed to return.
 DEFAULT_LIST_SIZE = 20
