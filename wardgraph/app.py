@@ -35,6 +35,7 @@ from wardgraph.context import AppState, RequestContext, new_request_id
 from wardgraph.db.pool import create_pool
 from wardgraph.documents import ParsedDocuments, ValidatedDocuments
 from wardgraph.graphql_errors import format_error
+from wardgraph.input_checks import CheckedInputs
 from wardgraph.lifecycle import TransactionPerOperation
 from wardgraph.limits import BodySizeLimit, QueryLimits
 from wardgraph.metrics import (
@@ -103,6 +104,7 @@ def extensions_for(settings: Settings,
         LiveTransport,
         QueryLimits,
         TransactionPerOperation,
+        CheckedInputs,
         # Last: they step aside for any refusal the extensions above made.
         ParsedDocuments,
         ValidatedDocuments,

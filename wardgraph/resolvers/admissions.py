@@ -17,6 +17,7 @@ from wardgraph.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import admissions as db
 from wardgraph.db.errors import to_app_error
+from wardgraph.input_rules import business_instant
 from wardgraph.resolvers import organisation, patients
 from wardgraph.schema import admissions as types
 from wardgraph.schema import ids
@@ -101,16 +102,8 @@ async def facility_of(context: RequestContext, facility_id: UUID) -> Facility:
 # -- writes ------------------------------------------------------------------------------------
 
 def business_time(context: RequestContext, given: datetime | None, field: str) -> datetime:
-    """The time an event happened: the request's clock, or a given time that is not ahead of
-    it by more than the clock-skew allowance."""
-    if given is None:
-        return context.now
-    if given.tzinfo is None or given.utcoffset() is None:
-        raise errors.invalid(field, "Give the time with its UTC offset, e.g. "
-                             "2025-01-31T09:30:00+06:00")
-    if given > context.now + types.CLOCK_SKEW_ALLOWANCE:
-        raise errors.invalid(field, "The time is in the future")
-    return given
+    """The time an event happened: the request's clock, or a given time in the served range."""
+    return business_instant(field, given, context.now)
 
 
 async def admit_patient(

@@ -19,6 +19,7 @@ from wardgraph import errors, news2
 from wardgraph.claims import Claims, Role
 from wardgraph.context import RequestContext
 from wardgraph.db import observations as db
+from wardgraph.input_rules import business_instant
 from wardgraph.resolvers import organisation, patients
 from wardgraph.schema import ids
 from wardgraph.schema import observations as types
@@ -183,15 +184,9 @@ async def ward_of(context: RequestContext, ward_id: UUID | None) -> Ward | None:
 # -- writes ------------------------------------------------------------------------------------
 
 def recording_time(context: RequestContext, given: datetime | None) -> datetime:
-    """The request's clock, or a given time not ahead of it by more than the skew allowance."""
-    if given is None:
-        return context.now
-    if given.tzinfo is None or given.utcoffset() is None:
-        raise errors.invalid("recordedAt", "Give the time with its UTC offset, e.g. "
-                             "2025-01-31T09:30:00+06:00")
-    if given > context.now + types.CLOCK_SKEW_ALLOWANCE:
-        raise errors.invalid("recordedAt", "Vital signs cannot be recorded in the future")
-    return given
+    """The request's clock, or a given time in the served range."""
+    return business_instant("recordedAt", given, context.now,
+                            "Vital signs cannot be recorded in the future")
 
 
 def checked_key(key: str | None) -> str | None:

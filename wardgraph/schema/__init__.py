@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from wardgraph.schema.root import Mutation, Query, Subscription
+from wardgraph.schema.scalars import SCALAR_MAP
 
 TYPES: list[type] = []
 
@@ -25,7 +26,8 @@ def build_schema(
         subscription=Subscription,
         types=[organisation.Tenant, organisation.User, patients.Patient, *TYPES],
         extensions=list(extensions),
-        config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
+        config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True,
+                                                         scalar_map=SCALAR_MAP),
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 import strawberry
 
 from wardgraph.context import RequestContext
+from wardgraph.input_rules import BUSINESS_RANGE_TEXT
 from wardgraph.resolvers import admissions as resolve
 from wardgraph.schema import ids
 from wardgraph.schema.organisation import Bed, Facility
@@ -18,11 +19,7 @@ from wardgraph.schema.relay import Node
 
 Info = strawberry.Info[RequestContext, None]
 
-# How far ahead of the server's clock a given time may be: a ward tablet's clock drifts, but an
-# admission, transfer or discharge cannot be recorded before it happens.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
-_LATEST = (f"Later than {CLOCK_SKEW_ALLOWANCE.seconds // 60} minutes from now is refused "
-           "(VALIDATION_FAILED).")
+_LATEST = BUSINESS_RANGE_TEXT
 
 
 @strawberry.enum(description="Where an admission stands.")

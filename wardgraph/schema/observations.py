@@ -6,13 +6,14 @@ its parameters are SNOMED CT concepts (the RCP publishes no LOINC code for them)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 import strawberry
 
 from wardgraph.context import RequestContext
+from wardgraph.input_rules import BUSINESS_RANGE_TEXT
 from wardgraph.news2 import News2Score as Scored
 from wardgraph.news2 import ParameterScore
 from wardgraph.resolvers import observations as resolve
@@ -23,10 +24,6 @@ from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Node
 
 Info = strawberry.Info[RequestContext, None]
-
-# How far ahead of the server's clock recordedAt may be: a ward tablet's clock drifts, but vital
-# signs cannot be taken in the future.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 RESPIRATION_RATE = "Respiration rate, breaths per minute (LOINC 9279-1 Respiratory rate)."
 SPO2 = ("Oxygen saturation by pulse oximetry, % (LOINC 59408-5 Oxygen saturation in Arterial "
@@ -150,8 +147,7 @@ class RecordObservationInput(VitalsInput):
     patient_id: strawberry.ID = strawberry.field(description="The patient.")
     recorded_at: datetime | None = strawberry.field(
         default=None, description="When the vital signs were taken, with a UTC offset; "
-        f"defaults to now. Later than {CLOCK_SKEW_ALLOWANCE.seconds // 60} minutes from now is "
-        "refused (VALIDATION_FAILED).")
+        "defaults to now. " + BUSINESS_RANGE_TEXT)
     idempotency_key: str | None = strawberry.field(
         default=None, description="1 to 200 characters chosen by the client, unique in the "
         "tenant. Sending the same observation again with the same key (a retry after a dropped "
