@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import asyncpg
-import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -61,11 +60,14 @@ from wardgraph.transport import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
     HttpRefusal,
+    decode_request_json,
+    encode_response,
     is_request_error,
     negotiate,
     parsing_refusal,
     refusal_response,
     request_error_status,
+    require_json_object,
 )
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -202,9 +204,14 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         await authenticate_connection(context)
         return await super().on_ws_connect(context)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method != "GET":
+            require_json_object(await request.get_body())
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(
                 data.operation_name, str | None):
@@ -253,7 +260,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         sub_response: Response,
     ) -> Response:
         response = Response(
-            orjson.dumps(response_data),
+            encode_response(response_data),
             status_code=sub_response.status_code or 200,
             media_type=sub_response.media_type or JSON,
         )
