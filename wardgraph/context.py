@@ -14,6 +14,7 @@ from starlette.responses import Response
 from wardgraph import errors
 from wardgraph.claims import Claims, Role
 from wardgraph.config import Settings
+from wardgraph.cursors import CursorSigner
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
 from wardgraph.db.pool import statements_sent
 from wardgraph.db.session import Session, begin_with_claims
@@ -67,6 +68,13 @@ class RequestContext:
     @property
     def settings(self) -> Settings:
         return self.state.settings
+
+    def cursors(self, kind: str) -> CursorSigner:
+        """The signer of one connection's cursors, keyed by the server's secret."""
+        secret = self.settings.jwt_secret
+        if not secret:
+            raise RuntimeError("the server has no secret to sign cursors with")
+        return CursorSigner(secret, kind)
 
     # -- who is asking -------------------------------------------------------------------------
 

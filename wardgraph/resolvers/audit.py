@@ -13,7 +13,7 @@ from wardgraph.db import audit as db
 from wardgraph.resolvers import nodes
 from wardgraph.schema import audit as types
 from wardgraph.schema import ids
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.schema.relay import Connection, connection, page_size
 
 # An id given as a filter that names nothing of the wanted types filters everything out: the
 # answer is the same empty page as for a random id, not an error that tells them apart.
@@ -62,14 +62,15 @@ async def audit_events(
     """Newest first; every filter optional."""
     claims = context.require(Role.AUDITOR)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    position = _position(decode_cursor(after, 2))
+    cursors = context.cursors("auditEvents")
+    position = _position(cursors.decode(after, 2))
     where = _event_filter(patient_id, actor_id, occurred_from, occurred_to)
     if where is None:
-        return connection([], limit)
+        return connection([], limit, cursors)
     rows = await db.fetch_audit_events_page(
         await context.db(), claims.tenant_id, where, position, limit + 1)
     return connection([([r["occurred_at"].isoformat(), r["seq"]], types.AuditEvent.from_row(r))
-                       for r in rows], limit)
+                       for r in rows], limit, cursors)
 
 
 async def audit_event_of(context: RequestContext, event_id: UUID) -> types.AuditEvent:

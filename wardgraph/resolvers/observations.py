@@ -26,7 +26,7 @@ from wardgraph.schema import observations as types
 from wardgraph.schema.enums import Spo2Scale
 from wardgraph.schema.organisation import Facility, User, Ward
 from wardgraph.schema.patients import Patient
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.schema.relay import Connection, connection, page_size
 
 RECORDERS = (Role.NURSE, Role.CLINICIAN, Role.PARTNER)
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.PARTNER)
@@ -130,10 +130,11 @@ async def patient_observations(
     """Newest first, by (recordedAt, id)."""
     require_reader(context)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    key = db.PageKey(patient_id, limit + 1, _position(decode_cursor(after, 2)))
+    cursors = context.cursors("observations")
+    key = db.PageKey(patient_id, limit + 1, _position(cursors.decode(after, 2)))
     rows = await context.loaders.observation_pages.load(key.encode())
     page = connection([([r["recorded_at"].isoformat(), str(r["id"])], observation(context, r))
-                       for r in rows[:limit]], limit)
+                       for r in rows[:limit]], limit, cursors)
     page.page_info.has_next_page = len(rows) > limit  # the extra row is looked at, not read
     return page
 

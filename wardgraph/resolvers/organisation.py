@@ -12,7 +12,7 @@ from wardgraph.context import RequestContext
 from wardgraph.db import organisation as db
 from wardgraph.schema import ids
 from wardgraph.schema import organisation as types
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.schema.relay import Connection, connection, page_size
 
 STAFF = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.AUDITOR, Role.PARTNER)
 
@@ -34,11 +34,13 @@ async def facilities(
 ) -> Connection[types.Facility]:
     claims = context.require(*STAFF)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    key = decode_cursor(after, 1)
+    cursors = context.cursors("facilities")
+    key = cursors.decode(after, 1)
     rows = await db.fetch_facilities_page(
         await context.db(), claims.tenant_id, key[0] if key else None, limit + 1
     )
-    return connection([([r["code"]], types.Facility.from_row(r)) for r in rows], limit)
+    return connection([([r["code"]], types.Facility.from_row(r)) for r in rows], limit,
+                      cursors)
 
 
 async def ward_of(context: RequestContext, ward_id: UUID) -> types.Ward:

@@ -12,7 +12,7 @@ from wardgraph.db import patients as db
 from wardgraph.schema import ids
 from wardgraph.schema import patients as types
 from wardgraph.schema.enums import Spo2Scale
-from wardgraph.schema.relay import Connection, connection, decode_cursor, page_size
+from wardgraph.schema.relay import Connection, connection, page_size
 
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.PARTNER)
 REGISTRARS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE)
@@ -45,7 +45,8 @@ async def patients(
     search = (search or "").strip() or None
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise errors.invalid("search", f"A search is at most {MAX_SEARCH_LENGTH} characters")
-    key = decode_cursor(after, 3)
+    cursors = context.cursors("patients")
+    key = cursors.decode(after, 3)
     rows = await db.fetch_patients_page(
         await context.db(), claims.tenant_id, search,
         (str(key[0]), str(key[1]), _uuid(key[2])) if key else None, limit + 1,
@@ -54,7 +55,7 @@ async def patients(
              for r in rows]
     for _, item in items[:limit]:
         audited(context, item)
-    return connection(items, limit)
+    return connection(items, limit, cursors)
 
 
 def _uuid(value: object) -> UUID:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from wardgraph import errors
+from wardgraph.cursors import CursorSigner
 
 T = TypeVar("T")
 
@@ -36,23 +35,6 @@ class Connection(Generic[T]):
     page_info: PageInfo = strawberry.field(description="Whether more items follow.")
 
 
-def encode_cursor(key: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
-
-
-def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
-    """The sort key in a cursor; a cursor we did not issue is a validation error."""
-    if cursor is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise errors.invalid("after", "Not a cursor from this connection") from error
-    if not isinstance(key, list) or len(key) != length:
-        raise errors.invalid("after", "Not a cursor from this connection")
-    return key
-
-
 def page_size(first: int | None, default: int, maximum: int) -> int:
     if first is None:
         return default
@@ -61,10 +43,11 @@ def page_size(first: int | None, default: int, maximum: int) -> int:
     return first
 
 
-def connection(items: list[tuple[list[Any], T]], limit: int) -> Connection[T]:
+def connection(items: list[tuple[list[Any], T]], limit: int,
+               cursors: CursorSigner) -> Connection[T]:
     """A connection from (sort key, item) pairs fetched with limit + 1 rows."""
     page = items[:limit]
-    edges = [Edge(cursor=encode_cursor(key), node=node) for key, node in page]
+    edges = [Edge(cursor=cursors.encode(key), node=node) for key, node in page]
     return Connection(
         edges=edges,
         page_info=PageInfo(
