@@ -322,6 +322,44 @@ def test_bucket_refills_at_the_per_minute_rate() -> None:
         limiter.check("caller")
 
 
+def test_require_one_takes_nothing_but_refuses_an_empty_bucket() -> None:
+    limiter = RateLimiter(per_minute=2, clock=lambda: 0.0)
+    limiter.require_one("address")
+    limiter.check("address")
+    limiter.require_one("address")
+    limiter.check("address")
+    with pytest.raises(RateLimited):
+        limiter.require_one("address")
+
+
+# -- failed credentials, per client address ------------------------------------------------------
+
+FAILURES = 3
+
+
+@pytest.fixture(scope="module")
+async def failures_limited(database: DatabaseUnderTest) -> AsyncIterator[tuple[LiveServer, Api]]:
+    async with live_server(database.api_url,
+                           limits=Limits(auth_failures_per_minute=FAILURES)) as pair:
+        yield pair
+
+
+async def test_unknown_partner_tokens_are_limited_by_address_before_any_lookup(
+    failures_limited: tuple[LiveServer, Api], tenant: TenantKit,
+) -> None:
+    api = failures_limited[1]
+    guesses = [await api.post("{ viewer { role } }", token=f"wgp_guess{n}")
+               for n in range(FAILURES)]
+    assert [code_of(r) for r in guesses] == ["UNAUTHENTICATED"] * FAILURES
+    for token in ("wgp_another_guess", "not.a.jwt",
+                  await tenant.partner(["patients:read"])):
+        # Refused before the token is looked at: a valid one from this address waits too.
+        refused = await api.post("{ viewer { role } }", token=token)
+        assert refused.status_code == 429, refused.text
+        assert code_of(refused) == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) >= 1
+
+
 def test_rate_limit_of_zero_turns_it_off() -> None:
     limiter = RateLimiter(per_minute=0)
     for _ in range(1000):
@@ -339,6 +377,8 @@ def test_rate_limit_of_zero_turns_it_off() -> None:
     pytest.param("WARDGRAPH_MAX_BODY_BYTES", "max_body_bytes", id="body"),
     pytest.param("WARDGRAPH_STATEMENT_TIMEOUT_MS", "statement_timeout_ms", id="timeout"),
     pytest.param("WARDGRAPH_RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", id="rate"),
+    pytest.param("WARDGRAPH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute",
+                 id="auth-failures"),
     pytest.param("WARDGRAPH_SUBSCRIPTION_QUEUE_SIZE", "subscription_queue_size", id="queue"),
 ])
 def test_each_limit_has_a_default_and_an_environment_variable(variable: str,

@@ -28,6 +28,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from wardgraph import errors
 from wardgraph.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
@@ -47,7 +48,7 @@ from wardgraph.metrics import (
 )
 from wardgraph.persisted_queries import PersistedQueries, PersistedQueryStore
 from wardgraph.planned import PlannedQueries
-from wardgraph.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.ratelimit import RateLimited, RateLimiter, address_key, caller_key
 from wardgraph.schema import build_schema
 from wardgraph.subscriptions import (
     AlertHub,
@@ -77,12 +78,14 @@ SUB_RESPONSE_KEY = "wardgraph.sub_response"
 @dataclass
 class Services:
     """What one app holds beside the pool: metrics, the alert listener, the persisted-query
-    store and the rate limiter."""
+    store and the rate limiters."""
 
     metrics: Metrics
     hub: AlertHub
     persisted: PersistedQueryStore
     limiter: RateLimiter
+    # Credentials that did not hold, per client address.
+    failed_auth: RateLimiter
 
 
 class NegotiatedResponse(Response):
@@ -194,7 +197,16 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             return live
         context = RequestContext(state=self.state, request=request, response=response,
                                  request_id=request_id)
-        await authenticate(context, request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        if authorization:
+            # Before any lookup: an address that keeps sending credentials that do not hold
+            # is refused without costing the database anything.
+            address = address_key(request.client)
+            self.services.failed_auth.require_one(address)
+            await authenticate(context, authorization)
+            if context.auth_failure is not None and (
+                    context.auth_failure.code == errors.UNAUTHENTICATED):
+                self.services.failed_auth.check(address)
         if context.claims is not None:
             self.services.limiter.check(caller_key(context.claims))
         return context
@@ -327,6 +339,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
             limiter=RateLimiter(settings.limits.rate_limit_per_minute),
+            failed_auth=RateLimiter(settings.limits.auth_failures_per_minute),
         )
         app.state.wardgraph = state
         app.state.services = services
