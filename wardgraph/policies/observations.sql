@@ -89,7 +89,7 @@ create policy escalations_match_own_observation on app.escalations as restrictiv
 -- escalation under its own subscriber's RLS. Payload: {"tenantId": ..., "escalationId": ...}.
 create or replace function app.notify_escalation() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform pg_notify('wardgraph_escalations',
