@@ -15,13 +15,16 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+--   wg_news2_scorer  owns app.spo2_scale_for_recording(), which gives whoever records vital
+--                    signs the patient's SpO2 scale to score them on, without the column.
 do $roles$
 declare
     r text;
 begin
     foreach r in array array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                              'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker']
+                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
+                             'wg_news2_scorer']
     loop
         if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
             execute format('create role %I nologin', r);
@@ -37,4 +40,6 @@ grant wg_tenant to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_
     wg_audit_writer;
 -- A member, so that the same-tenant policies bind what app.daily_report() reads as well.
 grant wg_tenant to wg_reporter;
+-- ... and those of app.spo2_scale_for_recording().
+grant wg_tenant to wg_news2_scorer;
 grant wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner to wg_api;
