@@ -211,13 +211,15 @@ async def test_policies_cli_prints_the_observations_matrix_as_a_table(
     assert result.returncode == 0, result.stderr
     block = block_of(result.stdout, "app.observations")
     assert block[0] == "app.observations: row security enabled and forced"
-    grid = {line.split()[0]: line.split()[1:] for line in block[2:11]}
+    grid = {line.split()[0]: line.split()[1:]
+            for line in block[2:2 + len(matrix.roles())]}
     assert grid == {role: [grant_mark(cell(matrix, "app.observations", role, command))
                            for command in COMMANDS] for role in matrix.roles()}
     assert grid["wg_billing"] == ["-", "-", "-", "-"]
     admin = cell(matrix, "app.observations", "wg_admin", "SELECT")
-    assert block[11] == "  SELECT by wg_admin"
-    assert [line.split()[:2] for line in block[12:14]] == [
+    below = 2 + len(matrix.roles())
+    assert block[below] == "  SELECT by wg_admin"
+    assert [line.split()[:2] for line in block[below + 1:below + 3]] == [
         ["using", admin.permissive_policies[0]], ["and", admin.restrictive_policies[0]]]
 
 
@@ -253,3 +255,32 @@ async def test_policies_cli_on_an_unmigrated_database_says_to_migrate(
         result = await run_cli("policies", admin_url=url)
     assert (result.returncode, result.stdout) == (2, "")
     assert "run `wardgraph migrate` first" in result.stderr
+
+
+async def test_matrix_lists_every_role_that_holds_a_privilege_or_a_policy(
+        matrix: Matrix) -> None:
+    roles = set(matrix.roles())
+    # The owner roles of SECURITY DEFINER functions were once left out, which hid the
+    # tracker's cross-tenant `using (true)` policy from this view.
+    assert {"wg_admission_tracker", "wg_reporter", "wg_query_registry",
+            "wg_news2_scorer"} <= roles
+    assert "wg_tenant" not in roles  # a group: its members' rows show what it grants
+    tracker = cell(matrix, "app.patients", "wg_admission_tracker", "UPDATE")
+    assert tracker.permissive_policies == ["patients_tracker_updates"]
+    assert tracker.using_expression.startswith("true")
+
+
+async def test_a_role_granted_later_shows_up_in_the_matrix(database: DatabaseUnderTest) -> None:
+    connection = await asyncpg.connect(database.admin_url)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute("create role wg_added_later nologin")
+        await connection.execute("grant select (id) on app.facilities to wg_added_later")
+        rows = await connection.fetch(
+            "select granted, columns from audit.policy_matrix where role = 'wg_added_later' "
+            "and table_name = 'facilities' and command = 'SELECT'")
+        assert [(r["granted"], r["columns"]) for r in rows] == [("columns", ["id"])]
+    finally:
+        await transaction.rollback()
+        await connection.close()

@@ -6,17 +6,50 @@
 -- the same rows; docs/policies.md is generated from them.
 --
 -- security_invoker: the view reads the catalog as whoever queries it, never as its owner. It
--- reads no tenant data, only pg_class, pg_attribute, pg_roles and pg_policies, which every role
--- may read anyway; the grant below only saves an auditor from writing the query.
+-- reads no tenant data, only pg_class, pg_attribute, pg_proc, pg_namespace, pg_roles,
+-- pg_auth_members and pg_policies, which every role may read anyway; the grant below only saves an auditor from writing the query.
 
 drop view if exists audit.policy_matrix;
 create view audit.policy_matrix with (security_invoker = true) as
 with request_roles (role_order, role_name) as (
-    -- The roles a request or a lookup runs as. wg_tenant is left out: it is a group whose
-    -- grants and policies its members inherit, and the rows of its members show them.
-    values (1, 'wg_admin'), (2, 'wg_clinician'), (3, 'wg_nurse'), (4, 'wg_billing'),
-           (5, 'wg_auditor'), (6, 'wg_partner'), (7, 'wg_audit_writer'),
-           (8, 'wg_authenticator'), (9, 'wg_api')
+    -- Every wg_* role that holds a privilege on the app's schemas, their tables, columns or
+    -- functions, or that a policy names, read from the catalog: a role added later (by a
+    -- migration or a policy file) shows up without this view changing. Left out are groups
+    -- of other NOLOGIN roles (wg_tenant): their members inherit their grants and policies, and
+    -- the rows of the members show them. The usual roles come first, in this order; any
+    -- other follows by name.
+    select coalesce(pg_catalog.array_position(array[
+               'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing', 'wg_auditor',
+               'wg_partner', 'wg_audit_writer', 'wg_authenticator', 'wg_api']::text[],
+               r.rolname::text), 1000),
+           r.rolname::text
+    from pg_catalog.pg_roles r
+    where r.rolname like 'wg\_%'
+      and not exists (
+          select 1 from pg_catalog.pg_auth_members m
+          join pg_catalog.pg_roles member on member.oid = m.member
+          where m.roleid = r.oid and not member.rolcanlogin)
+      and (exists (select 1 from pg_catalog.pg_policies p where r.rolname = any (p.roles))
+           or exists (
+               select 1 from pg_catalog.pg_class c
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               cross join lateral pg_catalog.aclexplode(c.relacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_attribute at
+               join pg_catalog.pg_class c on c.oid = at.attrelid
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               cross join lateral pg_catalog.aclexplode(at.attacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_proc f
+               join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+               cross join lateral pg_catalog.aclexplode(f.proacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_namespace n
+               cross join lateral pg_catalog.aclexplode(n.nspacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid))
 ),
 commands (command_order, command) as (
     values (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE')
@@ -123,7 +156,7 @@ select c.table_schema,
            as with_check_expression
 from cells c
 join combined m on m.oid = c.oid and m.role_name = c.role_name and m.command = c.command
-order by c.table_schema, c.table_name, c.role_order, c.command_order;
+order by c.table_schema, c.table_name, c.role_order, c.role_name, c.command_order;
 
 comment on view audit.policy_matrix is
     'Per table, role and command: the privilege held and the row filters in force. '
