@@ -53,6 +53,12 @@ async def test_malformed_body_is_a_json_400(api: Api, body: bytes, accept: str) 
     assert bad_request(response) == "BAD_REQUEST"
 
 
+async def test_a_body_that_is_not_json_is_still_unsupported_media_type(api: Api) -> None:
+    response = await api.client.post("/graphql", content=b"hello", headers={
+        "content-type": "text/plain"})
+    assert response.status_code == 415
+
+
 @pytest.mark.parametrize("variables", [
     pytest.param("[" * 990 + "]" * 990, id="990-deep"),
     pytest.param('"\\ud800"', id="a-string"),

@@ -222,7 +222,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method != "GET":
+        if request.method != "GET" and "json" in (request.content_type or ""):
             require_json_object(await request.get_body())
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(
