@@ -167,3 +167,12 @@ async def test_a_token_that_differs_at_all_is_refused(
     token = await tenant.partner(["patients:read"])
     assert (await api.data("{ viewer { kind } }", {}, token))["viewer"]["kind"] == "PARTNER"
     assert await api.error_code("{ viewer { kind } }", token=change(token)) == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("id_argument", ['id: ""', 'input: {id: ""}'])
+async def test_revoking_an_empty_id_is_not_found(api: Api, tenant: TenantKit,
+                                                 id_argument: str) -> None:
+    # An empty `id` once fell through to no id at all and answered INTERNAL.
+    body = await api.gql(f"mutation {{ revokePartnerToken({id_argument}) {{ id }} }}",
+                         token=tenant.admin_token)
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND"}

@@ -87,4 +87,5 @@ def one_id(given_id: str | None, input_id: str | None) -> str:
     """Accepts the id as `id:` (the DESIGN sketch) or as `input: {id}` (the input convention)."""
     if (given_id is None) == (input_id is None):
         raise errors.invalid("id", "Give the token's id once: as `id` or as `input.id`")
-    return given_id or input_id  # type: ignore[return-value]
+    # Not `given_id or input_id`: an empty id given as `id` is still the one given.
+    return given_id if given_id is not None else input_id  # type: ignore[return-value]
