@@ -3,16 +3,18 @@ server, as ADMIN and as NURSE: none may answer 5xx, INTERNAL, or a body that is 
 
 The generator fills every argument from its type, custom scalars included (dates from year 1
 to 9999, instants with and without offsets, odd IDs), so hostile input arrives as variables
-and literals. The default run sends a few hundred operations per role; the slow run more.
+and literals. The suite sends 250 operations per role; set WARDGRAPH_TEST_SCHEMATHESIS_EXAMPLES
+for a larger run (3000 per role found an INTERNAL that 300 did not).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from tests.harness import LiveServer
 from wardgraph.claims import Role
 
 SDL = Path(__file__).resolve().parent.parent / "wardgraph" / "schema.graphql"
+EXAMPLES = int(os.environ.get("WARDGRAPH_TEST_SCHEMATHESIS_EXAMPLES", "250"))
 
 schemathesis.graphql.scalar("Date", st.dates().map(date.isoformat).map(nodes.String))
 schemathesis.graphql.scalar("DateTime", st.one_of(
@@ -80,38 +83,30 @@ def run_operations(url: str, token: str, examples: int) -> Tally:
     return tally
 
 
+async def token_as(tenant: TenantKit, role: Role) -> str:
+    if role is Role.ADMIN:
+        return tenant.admin_token
+    if role is Role.PARTNER:
+        return await tenant.partner(["patients:read", "observations:read",
+                                     "observations:write", "admissions:read"])
+    return await tenant.user(role)
+
+
 async def run_as(live_server: LiveServer, tenant: TenantKit, role: Role,
                  examples: int) -> Tally:
-    token = tenant.admin_token if role is Role.ADMIN else await tenant.user(role)
+    token = await token_as(tenant, role)
     return await asyncio.to_thread(run_operations, f"{live_server.url}/graphql", token,
                                    examples)
 
 
-@pytest.mark.parametrize("role", [Role.ADMIN, Role.NURSE], ids=lambda r: r.value)
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.NURSE, Role.PARTNER],
+                         ids=lambda r: r.value)
 async def test_generated_operations_never_answer_5xx_internal_or_non_json(
     live_server: LiveServer, tenant: TenantKit, role: Role,
 ) -> None:
-    tally = await run_as(live_server, tenant, role, 300)
+    tally = await run_as(live_server, tenant, role, EXAMPLES)
     print(f"{role.value}: {tally.sent} operations, statuses {dict(tally.statuses)}, "
           f"codes {dict(tally.codes)}")
-    assert tally.sent >= 250
+    assert tally.sent >= EXAMPLES * 5 // 6
     assert tally.failures == []
     assert tally.codes  # the generator reached errors as well as data
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("role", [Role.ADMIN, Role.NURSE, Role.PARTNER],
-                         ids=lambda r: r.value)
-async def test_many_generated_operations_never_answer_5xx_internal_or_non_json(
-    live_server: LiveServer, tenant: TenantKit, role: Role,
-) -> None:
-    if role is Role.PARTNER:
-        token = await tenant.partner(["patients:read", "observations:read",
-                                      "observations:write", "admissions:read"],
-                                     expires_at=datetime.now(UTC) + timedelta(hours=1))
-        tally = await asyncio.to_thread(run_operations, f"{live_server.url}/graphql", token,
-                                        3000)
-    else:
-        tally = await run_as(live_server, tenant, role, 3000)
-    assert tally.failures == []
-
