@@ -1,5 +1,6 @@
 """Generated GraphQL operations (schemathesis, from the committed schema) against the test
-server, as ADMIN and as NURSE: none may answer 5xx, INTERNAL, or a body that is not JSON.
+server, as ADMIN, NURSE and a partner: none may answer 5xx, INTERNAL, or a body that is not
+JSON.
 
 The generator fills every argument from its type, custom scalars included (dates from year 1
 to 9999, instants with and without offsets, odd IDs), so hostile input arrives as variables
