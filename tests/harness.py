@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import uvicorn
 
-from wardgraph.config import Settings
+from wardgraph.config import Limits, Settings
 from wardgraph.db.embedded import THROWAWAY_SETTINGS, EmbeddedPostgres
 from wardgraph.migrations import runner
 from wardgraph.server.app import create_app
@@ -90,8 +90,11 @@ async def open_database_under_test() -> DatabaseUnderTest:
 
 
 def settings_for_tests(**overrides: Any) -> Settings:
+    # The whole suite sends its bad credentials from one address; the limit on them has tests
+    # of its own.
     base = Settings(env="development", jwt_secret=TEST_SECRET, pool_min_size=1,
-                    pool_max_size=60, data_dir=Path(tempfile.gettempdir()))
+                    pool_max_size=60, data_dir=Path(tempfile.gettempdir()),
+                    limits=Limits(auth_failures_per_minute=100_000))
     return base.with_overrides(**overrides)
 
 

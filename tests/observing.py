@@ -88,7 +88,7 @@ async def error_of(api: Api, query: str, variables: dict[str, Any],
                    token: str) -> dict[str, Any]:
     """The one error of a request that must fail as a whole."""
     body = await api.gql(query, variables, token)
-    assert body["data"] is None, body
+    assert body.get("data") is None, body  # refused before execution: no data at all
     assert len(body["errors"]) == 1, body
     error: dict[str, Any] = body["errors"][0]
     return error

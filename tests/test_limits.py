@@ -47,6 +47,12 @@ def typenames(count: int) -> str:
     return "{ " + " ".join(["__typename"] * count) + " }"
 
 
+def inline_typenames(count: int) -> str:
+    """7 nested inline fragments around `count` __typename: 37 + count tokens, cost <= 4."""
+    return ("{ " + "... on Query { " * 7 + " ".join(["__typename"] * count) + " }" * 7
+            + " }")
+
+
 # -- the measure itself (units) ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("query", "depth", "aliases", "cost"), [
@@ -60,10 +66,14 @@ def typenames(count: int) -> str:
     pytest.param(facilities(5000), 4, 0, 1 + 100 * 3,
                  id="first-beyond-the-page-size-is-left-to-its-validation"),
     pytest.param(aliased_viewers(2), 2, 2, 4, id="aliases-counted"),
-    pytest.param("{ __schema { types { fields { type { name } } } } }", 0, 0, 0,
-                 id="introspection-is-free"),
-    pytest.param("query { ...F ...F } fragment F on Query { viewer { role } }", 2, 0, 4,
-                 id="fragment-paid-per-spread"),
+    pytest.param("{ __schema { types { fields { type { name } } } } }", 0, 0, 5,
+                 id="introspection-pays-per-field-without-depth"),
+    pytest.param(typenames(3), 0, 0, 3, id="typename-costs-1"),
+    pytest.param("query { ...F ...F } fragment F on Query { viewer { role } }", 2, 0, 2,
+                 id="fragment-spread-twice-in-one-selection-paid-once"),
+    pytest.param("query { ...F a: viewer { ...G } } fragment F on Query { viewer { ...G } } "
+                 "fragment G on Viewer { role }", 2, 1, 4,
+                 id="fragment-paid-once-per-selection-it-is-spread-in"),
 ])
 def test_measure_counts_depth_aliases_and_cost(query: str, depth: int, aliases: int,
                                                cost: int) -> None:
@@ -71,12 +81,21 @@ def test_measure_counts_depth_aliases_and_cost(query: str, depth: int, aliases: 
     assert (found.depth, found.aliases, found.cost) == (depth, aliases, cost)
 
 
-def test_measure_of_nested_fragment_spreads_stays_linear() -> None:
-    # 30 levels of fragments each spreading the next twice would be 2**30 fields to expand.
+def test_measure_of_nested_fragment_spreads_is_what_execution_visits() -> None:
+    # 30 levels of fragments each spreading the next twice would be 2**30 fields to expand;
+    # execution collects each fragment once per selection set, and so does the measure.
     fragments = " ".join(f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}"
                          for n in range(30))
     document = parse("query { ...F0 } " + fragments + " fragment F30 on Query { viewer { role } }")
-    assert measure(build_schema()._schema, document).cost == 2 * 2**30
+    assert measure(build_schema()._schema, document).cost == 2
+
+
+def test_measure_of_a_fragment_chain_is_linear_in_its_length() -> None:
+    # Each fragment adds its own fields once: 20 fragments, 20 times viewer { role }.
+    fragments = " ".join(f"fragment F{n} on Query {{ a: viewer {{ role }} ...F{n + 1} }}"
+                         for n in range(20))
+    document = parse("query { ...F0 } " + fragments + " fragment F20 on Query { __typename }")
+    assert measure(build_schema()._schema, document).cost == 20 * 2 + 1
 
 
 def test_measure_reads_first_from_variables() -> None:
@@ -116,8 +135,8 @@ def test_count_tokens_counts_lexical_tokens(text: str, tokens: int) -> None:
     pytest.param(facilities(0, "wards { name }"), False, id="depth-5-over-the-limit"),
     pytest.param(aliased_viewers(3), True, id="3-aliases-at-the-limit"),
     pytest.param(aliased_viewers(4), False, id="4-aliases-over-the-limit"),
-    pytest.param(typenames(38), True, id="40-tokens-at-the-limit"),
-    pytest.param(typenames(39), False, id="41-tokens-over-the-limit"),
+    pytest.param(inline_typenames(3), True, id="40-tokens-at-the-limit"),
+    pytest.param(inline_typenames(4), False, id="41-tokens-over-the-limit"),
     pytest.param(facilities(3), True, id="cost-10-at-the-limit"),
     pytest.param(facilities(4), False, id="cost-13-over-the-limit"),
 ])
@@ -303,6 +322,44 @@ def test_bucket_refills_at_the_per_minute_rate() -> None:
         limiter.check("caller")
 
 
+def test_require_one_takes_nothing_but_refuses_an_empty_bucket() -> None:
+    limiter = RateLimiter(per_minute=2, clock=lambda: 0.0)
+    limiter.require_one("address")
+    limiter.check("address")
+    limiter.require_one("address")
+    limiter.check("address")
+    with pytest.raises(RateLimited):
+        limiter.require_one("address")
+
+
+# -- failed credentials, per client address ------------------------------------------------------
+
+FAILURES = 3
+
+
+@pytest.fixture(scope="module")
+async def failures_limited(database: DatabaseUnderTest) -> AsyncIterator[tuple[LiveServer, Api]]:
+    async with live_server(database.api_url,
+                           limits=Limits(auth_failures_per_minute=FAILURES)) as pair:
+        yield pair
+
+
+async def test_unknown_partner_tokens_are_limited_by_address_before_any_lookup(
+    failures_limited: tuple[LiveServer, Api], tenant: TenantKit,
+) -> None:
+    api = failures_limited[1]
+    guesses = [await api.post("{ viewer { role } }", token=f"wgp_guess{n}")
+               for n in range(FAILURES)]
+    assert [code_of(r) for r in guesses] == ["UNAUTHENTICATED"] * FAILURES
+    for token in ("wgp_another_guess", "not.a.jwt",
+                  await tenant.partner(["patients:read"])):
+        # Refused before the token is looked at: a valid one from this address waits too.
+        refused = await api.post("{ viewer { role } }", token=token)
+        assert refused.status_code == 429, refused.text
+        assert code_of(refused) == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) >= 1
+
+
 def test_rate_limit_of_zero_turns_it_off() -> None:
     limiter = RateLimiter(per_minute=0)
     for _ in range(1000):
@@ -320,6 +377,8 @@ def test_rate_limit_of_zero_turns_it_off() -> None:
     pytest.param("WARDGRAPH_MAX_BODY_BYTES", "max_body_bytes", id="body"),
     pytest.param("WARDGRAPH_STATEMENT_TIMEOUT_MS", "statement_timeout_ms", id="timeout"),
     pytest.param("WARDGRAPH_RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", id="rate"),
+    pytest.param("WARDGRAPH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute",
+                 id="auth-failures"),
     pytest.param("WARDGRAPH_SUBSCRIPTION_QUEUE_SIZE", "subscription_queue_size", id="queue"),
 ])
 def test_each_limit_has_a_default_and_an_environment_variable(variable: str,

@@ -182,3 +182,10 @@ async def test_revoking_takes_the_token_id_as_input_only(
     assert code == "GRAPHQL_VALIDATION_FAILED"
     assert (await api.data("{ viewer { partnerToken { revokedAt } } }", {}, token)
             )["viewer"]["partnerToken"]["revokedAt"] is None
+
+
+async def test_revoking_an_empty_id_is_not_found(api: Api, tenant: TenantKit) -> None:
+    # An empty `id` once fell through to no id at all and answered INTERNAL.
+    body = await api.gql('mutation { revokePartnerToken(input: {id: ""}) { id } }',
+                         token=tenant.admin_token)
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND"}

@@ -183,7 +183,7 @@ async def test_registry_functions_are_callable_by_the_api_role_only(
         group by p.proname, p.prosecdef, p.proowner, p.proconfig order by 1""")
     assert [(r["proname"], r["grantees"], r["public"], r["prosecdef"], r["owner"],
              r["proconfig"]) for r in rows] == [
-        (name, ["wg_api"], False, True, "wg_query_registry", ["search_path=pg_catalog"])
+        (name, ["wg_api"], False, True, "wg_query_registry", ["search_path=pg_catalog, pg_temp"])
         for name in ("persisted_query", "register_persisted_query")]
 
 

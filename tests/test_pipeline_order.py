@@ -10,6 +10,7 @@ from strawberry.extensions import DisableIntrospection
 from tests.harness import settings_for_tests
 from wardgraph.pipeline import ordered_extensions
 from wardgraph.pipeline.documents import ParsedDocuments, ValidatedDocuments
+from wardgraph.pipeline.inputs import CheckedInputs
 from wardgraph.pipeline.limits import QueryLimits
 from wardgraph.pipeline.persisted import PersistedQueries, PersistedQueryStore
 from wardgraph.pipeline.planned import PlannedQueries
@@ -29,7 +30,7 @@ STORE = PersistedQueryStore(pool=None, mode="apq", acquire_timeout=1.0)  # type:
 def test_persisted_queries_come_first_and_the_caches_and_plans_last() -> None:
     observer = object()
     assert named(ordered_extensions(STORE, production=False, observers=(observer,))) == [
-        PersistedQueries, observer, QueryLimits, TransactionPerOperation,
+        PersistedQueries, observer, QueryLimits, TransactionPerOperation, CheckedInputs,
         ParsedDocuments, ValidatedDocuments, PlannedQueries]
 
 

@@ -254,3 +254,32 @@ async def test_policies_cli_on_an_unmigrated_database_says_to_migrate(
         result = await run_cli("policies", admin_url=url)
     assert (result.returncode, result.stdout) == (2, "")
     assert "run `wardgraph migrate` first" in result.stderr
+
+
+async def test_matrix_lists_every_role_that_holds_a_privilege_or_a_policy(
+        matrix: Matrix) -> None:
+    roles = set(matrix.roles())
+    # The owner roles of SECURITY DEFINER functions were once left out, which hid the
+    # tracker's cross-tenant `using (true)` policy from this view.
+    assert {"wg_admission_tracker", "wg_reporter", "wg_query_registry",
+            "wg_news2_scorer"} <= roles
+    assert "wg_tenant" not in roles  # a group: its members' rows show what it grants
+    tracker = cell(matrix, "app.patients", "wg_admission_tracker", "UPDATE")
+    assert tracker.permissive_policies == ["patients_tracker_updates"]
+    assert tracker.using_expression.startswith("true")
+
+
+async def test_a_role_granted_later_shows_up_in_the_matrix(database: DatabaseUnderTest) -> None:
+    connection = await asyncpg.connect(database.admin_url)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute("create role wg_added_later nologin")
+        await connection.execute("grant select (id) on app.facilities to wg_added_later")
+        rows = await connection.fetch(
+            "select granted, columns from audit.policy_matrix where role = 'wg_added_later' "
+            "and table_name = 'facilities' and command = 'SELECT'")
+        assert [(r["granted"], r["columns"]) for r in rows] == [("columns", ["id"])]
+    finally:
+        await transaction.rollback()
+        await connection.close()

@@ -71,6 +71,10 @@ class Limits:
     max_body_bytes: int = 1_000_000
     statement_timeout_ms: int = 5000
     rate_limit_per_minute: int = 600
+    # Requests with a credential that does not hold (unknown, malformed, expired), per client
+    # address: a guess at a partner token costs a database lookup, so guesses are limited
+    # before the lookup, not after.
+    auth_failures_per_minute: int = 120
     # Alerts waiting for one slow WebSocket subscriber before its socket is closed.
     subscription_queue_size: int = 100
 
@@ -123,6 +127,9 @@ class Settings:
             ),
             rate_limit_per_minute=_int(
                 env, "WARDGRAPH_RATE_LIMIT_PER_MINUTE", Limits.rate_limit_per_minute
+            ),
+            auth_failures_per_minute=_int(
+                env, "WARDGRAPH_AUTH_FAILURES_PER_MINUTE", Limits.auth_failures_per_minute
             ),
             subscription_queue_size=_int(
                 env, "WARDGRAPH_SUBSCRIPTION_QUEUE_SIZE", Limits.subscription_queue_size

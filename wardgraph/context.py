@@ -15,6 +15,7 @@ from starlette.responses import Response
 from wardgraph import errors
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import Settings
+from wardgraph.cursors import CursorSigner
 from wardgraph.db.audit import AuditEvent, commit_with_audit_events
 from wardgraph.db.loaders import Loaders
 from wardgraph.db.pool import statements_sent
@@ -65,6 +66,13 @@ class RequestContext:
     @property
     def settings(self) -> Settings:
         return self.state.settings
+
+    def cursors(self, kind: str) -> CursorSigner:
+        """The signer of one connection's cursors, keyed by the server's secret."""
+        secret = self.settings.jwt_secret
+        if not secret:
+            raise RuntimeError("the server has no secret to sign cursors with")
+        return CursorSigner(secret, kind)
 
     # -- who is asking -------------------------------------------------------------------------
 

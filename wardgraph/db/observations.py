@@ -27,7 +27,8 @@ OBSERVATION_COLUMNS = (
 )
 
 # $13-$15 hold the score on each scale (index 1 and 2): the patient's scale, read in this very
-# statement, picks the one stored. The bed stay covering recorded_at places the observation
+# statement (through app.spo2_scale_for_recording(): a partner may not read the column),
+# picks the one stored. The bed stay covering recorded_at places the observation
 # (facility, admission, ward); without one it belongs to the registering facility.
 INSERT_OBSERVATION = f"""
 insert into app.observations as o (
@@ -35,10 +36,11 @@ insert into app.observations as o (
     recorded_by_partner, respiration_rate, spo2, on_oxygen, systolic_bp, pulse, consciousness,
     temperature, spo2_scale, news2_total, news2_risk, news2_red_score, idempotency_key)
 select p.tenant_id, p.id, coalesce(s.facility_id, p.facility_id), s.admission_id, s.ward_id,
-       $3, $4, $5, $6, $7, $8, $9, $10, $11::text::app.consciousness, $12, p.spo2_scale,
-       ($13::smallint[])[p.spo2_scale], (($14::text[])[p.spo2_scale])::app.news2_risk,
-       ($15::boolean[])[p.spo2_scale], $16
+       $3, $4, $5, $6, $7, $8, $9, $10, $11::text::app.consciousness, $12, sc.scale,
+       ($13::smallint[])[sc.scale], (($14::text[])[sc.scale])::app.news2_risk,
+       ($15::boolean[])[sc.scale], $16
 from app.patients p
+cross join lateral (select app.spo2_scale_for_recording(p.tenant_id, p.id) as scale) sc
 left join lateral (
     select s.facility_id, s.admission_id, s.ward_id from app.bed_stays s
     where s.tenant_id = p.tenant_id and s.patient_id = p.id

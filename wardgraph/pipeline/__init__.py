@@ -14,7 +14,9 @@ and execution and answer with those errors. Hence the order:
    grows with the document.
 5. TransactionPerOperation: commits the request's transaction, or rolls back a failed mutation,
    when the operation ends, whichever step below answered it.
-6. ParsedDocuments, ValidatedDocuments, PlannedQueries, last: they answer from what they
+6. CheckedInputs: refuses NUL bytes, lone surrogates and out-of-range dates in the document's
+   literals and the variables (VALIDATION_FAILED with the field) before anything reads them.
+7. ParsedDocuments, ValidatedDocuments, PlannedQueries, last: they answer from what they
    remember (a parse, a validation, a compiled plan) only for a document that every step above
    let through, so none of them can skip a refusal.
 """
@@ -28,6 +30,7 @@ from typing import Any
 from strawberry.extensions import DisableIntrospection
 
 from wardgraph.pipeline.documents import ParsedDocuments, ValidatedDocuments
+from wardgraph.pipeline.inputs import CheckedInputs
 from wardgraph.pipeline.limits import QueryLimits
 from wardgraph.pipeline.persisted import PersistedQueries, PersistedQueryStore
 from wardgraph.pipeline.planned import PlannedQueries
@@ -43,6 +46,7 @@ def ordered_extensions(persisted: PersistedQueryStore, *, production: bool,
         *observers,
         QueryLimits,
         TransactionPerOperation,
+        CheckedInputs,
         ParsedDocuments,
         ValidatedDocuments,
         PlannedQueries,

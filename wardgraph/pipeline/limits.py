@@ -4,8 +4,10 @@ and the size of the request body. Each refusal is QUERY_TOO_COMPLEX with the lim
 Cost model: every field costs 1, and what a field selects is paid once per item it can return.
 A field with a `first` argument returns up to `first` items (the page size when absent); any
 other list field counts as DEFAULT_LIST_SIZE items; the `edges` of a connection are already
-paid for by the connection's `first`. Introspection fields (`__schema`, `__typename`) cost
-nothing and add no depth: they never touch the database, and production disables them.
+paid for by the connection's `first`. Meta fields (`__typename`, `__schema`) cost 1 like any
+field, since executing them is work too (a document of nothing but `__typename` spreads was
+once free), but add no depth. A fragment spread twice into one selection set is paid once,
+as execution collects it once.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ from wardgraph.pipeline.cache import BoundedCache
 
 # The resolvers' default page size, and what a list without `first` is assumed to return.
 DEFAULT_LIST_SIZE = 20
+# Validation compares every two fields that share a response path, and every two fragments
+# spread into one selection set (graphql-core's OverlappingFieldsCanBeMerged): 490 copies of
+# `viewer { role }`, 8 KB, took 0.6 s of CPU. These bound that work to a constant times the
+# document's size; no client needs more (ten fragments that each select `id` are 45 pairs).
+MAX_FIELD_PAIRS = 2000
+MAX_FRAGMENTS_PER_SELECTION = 64
+# Selections walked to count those pairs: a document within the cost limit has fewer.
+MAX_MERGE_VISITS = 20_000
 # How much more of an oversized body is read (and dropped) before answering 413.
 DRAIN_BYTES = 64 * 1024
 
@@ -79,10 +89,15 @@ class Measure:
     depth: int = 0
     aliases: int = 0
     cost: int = 0
+    # What validation compares: pairs of fields sharing a response path (fragments included),
+    # and the most fragments spread into one selection set.
+    repeats: int = 0
+    fragments: int = 0
 
     def __add__(self, other: Measure) -> Measure:
         return Measure(max(self.depth, other.depth), self.aliases + other.aliases,
-                       self.cost + other.cost)
+                       self.cost + other.cost, max(self.repeats, other.repeats),
+                       max(self.fragments, other.fragments))
 
 
 class _Measurer:
@@ -100,9 +115,48 @@ class _Measurer:
         self.visiting: set[str] = set()
         self.read_variables = False  # whether the measure depends on the variables
 
+    def merge_work(self, selection_set: SelectionSetNode) -> Measure:
+        """What validation compares, with the fields that share a response path merged (each
+        fragment once per selection, as graphql-core collects them): pairs of fields with one
+        response key (`repeats`), and the most fragments that meet in one selection. Walked
+        without recursion, and given up (as too much) past MAX_MERGE_VISITS selections, which
+        no document within the cost limit reaches; a fragment cycle is walked only that far."""
+        pairs = visits = most_fragments = 0
+        pending: list[list[SelectionSetNode]] = [[selection_set]]
+        while pending:
+            groups: dict[str, list[SelectionSetNode | None]] = {}
+            seen: set[str] = set()
+            stack = pending.pop()
+            while stack:
+                for selection in stack.pop().selections:
+                    visits += 1
+                    if visits > MAX_MERGE_VISITS:
+                        return Measure(repeats=MAX_FIELD_PAIRS + 1)
+                    if isinstance(selection, FieldNode):
+                        key = selection.alias.value if selection.alias else selection.name.value
+                        groups.setdefault(key, []).append(selection.selection_set)
+                    elif isinstance(selection, InlineFragmentNode):
+                        stack.append(selection.selection_set)
+                    elif isinstance(selection, FragmentSpreadNode):
+                        name = selection.name.value
+                        fragment = self.fragments.get(name)
+                        if fragment is not None and name not in seen:
+                            seen.add(name)
+                            stack.append(fragment.selection_set)
+            most_fragments = max(most_fragments, len(seen))
+            for nodes in groups.values():
+                pairs += len(nodes) * (len(nodes) - 1) // 2
+                nested = [n for n in nodes if n is not None]
+                if nested:
+                    pending.append(nested)
+            if pairs > MAX_FIELD_PAIRS:
+                break
+        return Measure(repeats=pairs, fragments=most_fragments)
+
     def selection_set(self, parent: GraphQLNamedType | None,
                       selection_set: SelectionSetNode | None) -> Measure:
         total = Measure()
+        spread: set[str] = set()
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 total += self.field(parent, selection)
@@ -110,7 +164,9 @@ class _Measurer:
                 condition = (self.schema.get_type(selection.type_condition.name.value)
                              if selection.type_condition else parent)
                 total += self.selection_set(condition, selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
+            elif isinstance(selection, FragmentSpreadNode) and (
+                    selection.name.value not in spread):
+                spread.add(selection.name.value)
                 total += self.fragment(selection.name.value)
         return total
 
@@ -132,7 +188,7 @@ class _Measurer:
         name = node.name.value
         if name.startswith("__"):
             inner = self.selection_set(None, node.selection_set)
-            return Measure(0, alias + inner.aliases, 0)
+            return Measure(0, alias + inner.aliases, 1 + inner.cost)
         definition = (parent.fields.get(name)
                       if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else None)
         child_type = get_named_type(definition.type) if definition else None
@@ -194,7 +250,9 @@ def _measured(schema: GraphQLSchema, document: DocumentNode, operation_name: str
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
     measurer = _Measurer(schema, document, variables, max_page_size)
-    return measurer.selection_set(root, operation.selection_set), measurer.read_variables
+    found = (measurer.selection_set(root, operation.selection_set)
+             + measurer.merge_work(operation.selection_set))
+    return found, measurer.read_variables
 
 
 # Measures of documents whose measure does not depend on their variables, by document text:
@@ -226,6 +284,14 @@ def refusal(found: Measure, limits: Limits) -> AppError | None:
     if found.cost > limits.max_cost:
         return too_complex(
             f"The query could cost {found.cost} fields; the limit is {limits.max_cost}")
+    if found.repeats > MAX_FIELD_PAIRS:
+        return too_complex(
+            "The query repeats the same fields too often: more than "
+            f"{MAX_FIELD_PAIRS} pairs of same-named fields to compare")
+    if found.fragments > MAX_FRAGMENTS_PER_SELECTION:
+        return too_complex(
+            f"The query spreads more than {MAX_FRAGMENTS_PER_SELECTION} fragments into one "
+            "selection")
     return None
 
 

@@ -98,7 +98,7 @@ create policy admission_counters_facility_staff on app.admission_counters
 -- admissions of one facility-year, and a rollback returns the number (gapless, unlike a sequence).
 create or replace function app.assign_admission_number() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     facility_code text;
@@ -136,7 +136,7 @@ grant execute on function app.assign_admission_number() to wg_admin, wg_clinicia
 -- because an admission and its first stay are two rows written one after the other.
 create or replace function app.check_admission_stays() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     target_tenant    uuid := new.tenant_id;
@@ -204,7 +204,7 @@ grant execute on function app.check_admission_stays() to wg_admin, wg_clinician,
 -- admission to another facility or patient (no request role may).
 create or replace function app.track_admitted_facilities() returns trigger
 language plpgsql security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if tg_level = 'ROW' then

@@ -39,7 +39,7 @@ create or replace function app.audit_event_hash(
     object_id uuid, patient_id uuid)
 returns bytea
 language sql immutable parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select sha256(prev_hash || convert_to(concat_ws('|',
         tenant_id::text, seq::text, extract(epoch from occurred_at)::text,
@@ -64,7 +64,7 @@ $$;
 create or replace function app.record_audit_events(events jsonb, occurred_at timestamptz)
 returns void
 language plpgsql security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     tid         uuid := app.current_tenant_id();
@@ -142,7 +142,7 @@ revoke create on schema app from wg_audit_writer;
 -- Refuses UPDATE, DELETE and TRUNCATE whoever asks: the trail only grows.
 create or replace function app.audit_events_refuse_change() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     raise exception 'audit events are append-only' using errcode = '42501';

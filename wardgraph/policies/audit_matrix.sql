@@ -6,8 +6,8 @@
 -- the same rows; docs/policies.md is generated from them.
 --
 -- security_invoker: the view reads the catalog as whoever queries it, never as its owner. It
--- reads no tenant data, only pg_class, pg_attribute, pg_roles and pg_policies, which every role
--- may read anyway; the grant below only saves an auditor from writing the query.
+-- reads no tenant data, only pg_class, pg_attribute, pg_proc, pg_namespace, pg_roles,
+-- pg_auth_members and pg_policies, which every role may read anyway; the grant below only saves an auditor from writing the query.
 
 drop view if exists audit.policy_matrix;
 create view audit.policy_matrix with (security_invoker = true) as
@@ -123,7 +123,7 @@ select c.table_schema,
            as with_check_expression
 from cells c
 join combined m on m.oid = c.oid and m.role_name = c.role_name and m.command = c.command
-order by c.table_schema, c.table_name, c.role_order, c.command_order;
+order by c.table_schema, c.table_name, c.role_order, c.role_name, c.command_order;
 
 comment on view audit.policy_matrix is
     'Per table, role and command: the privilege held and the row filters in force. '

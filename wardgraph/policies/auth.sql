@@ -9,7 +9,7 @@ create or replace function auth.login_lookup(tenant_slug text, login_email text)
 returns table (tenant_id uuid, user_id uuid, role app.user_role, password_hash text,
                facility_ids uuid[])
 language sql stable security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select u.tenant_id, u.id, u.role, u.password_hash,
            coalesce(array(select uf.facility_id from app.user_facilities uf
@@ -31,7 +31,7 @@ create or replace function auth.partner_token_claims(presented_hash bytea, at ti
 returns table (tenant_id uuid, token_id uuid, name text, scopes text[], facility_ids uuid[],
                expires_at timestamptz)
 language sql stable security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select p.tenant_id, p.id, p.name, p.scopes,
            coalesce(array(select f.facility_id from app.partner_token_facilities f

@@ -76,7 +76,7 @@ create or replace function app.stay_service_dates(
     discharged_at timestamptz, zone text, census_limit timestamptz)
 returns daterange
 language plpgsql immutable parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     first_day date := app.census_date(started_at, zone);
@@ -119,7 +119,7 @@ create or replace function app.accrue_bed_days(facility uuid, through date,
                                                census_limit timestamptz)
 returns table (charges_created integer, amount numeric, currency text, bed_days integer)
 language plpgsql volatile
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
@@ -209,7 +209,7 @@ grant execute on function app.accrue_bed_days(uuid, date, timestamptz) to wg_adm
 -- open here (the statement that closes it can come next): it ends at the discharge.
 create or replace function app.finalise_bed_days() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     zone           text;

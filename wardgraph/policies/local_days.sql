@@ -20,14 +20,14 @@
 -- The local calendar date of an instant in a zone: the date a wall clock there shows.
 create or replace function app.local_date(at timestamptz, zone text) returns date
 language sql immutable strict parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$ select (at at time zone zone)::date $$;
 
 -- The first instant of a local date: local 00:00, or, where clocks jumped over midnight, the
 -- jump; where midnight came twice, the first one.
 create or replace function app.local_day_start(day date, zone text) returns timestamptz
 language plpgsql immutable strict parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     midnight      timestamp := day::timestamp;
@@ -53,7 +53,7 @@ $$;
 -- of the next date (see app.local_day_start for midnights that do not exist or come twice).
 create or replace function app.census_instant(day date, zone text) returns timestamptz
 language sql immutable strict parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$ select app.local_day_start(day + 1, zone) $$;
 
 -- The local date an instant belongs to in the tiling of days: the date whose census is the
@@ -61,7 +61,7 @@ as $$ select app.local_day_start(day + 1, zone) $$;
 -- midnight that came twice, which already belongs to the next day.
 create or replace function app.census_date(at timestamptz, zone text) returns date
 language plpgsql immutable strict parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     clock_date date := (at at time zone zone)::date;
@@ -82,7 +82,7 @@ create or replace function app.local_midnights(started_at timestamptz, ended_at 
                                                zone text)
 returns table (service_date date, census_at timestamptz)
 language sql immutable strict parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select span.first_day + step, app.census_instant(span.first_day + step, zone)
     from (select app.census_date(started_at, zone) as first_day,

@@ -54,6 +54,26 @@ create policy observations_patient_visible on app.observations as restrictive fo
                         where p.tenant_id = observations.tenant_id
                           and p.id = observations.patient_id));
 
+-- The SpO2 scale a recording is scored on. SECURITY DEFINER, owned by wg_news2_scorer: the
+-- scale column is granted to the clinical roles only (policies/patients.sql), yet a partner
+-- recording with observations:write must score on the patient's scale; this gives it the
+-- scale of one patient, only to a caller recording (a partner without observations:write gets
+-- NULL), and only in the caller's tenant (wg_news2_scorer is a member of wg_tenant). The
+-- search_path is pinned to pg_catalog, pg_temp so a caller's temporary objects are searched
+-- last and can stand in for nothing the body names.
+create or replace function app.spo2_scale_for_recording(patient_tenant uuid, patient uuid)
+returns smallint
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select p.spo2_scale from app.patients p
+    where p.tenant_id = patient_tenant and p.id = patient
+      and (app.current_partner_token_id() is null or app.has_scope('observations:write'))
+$$;
+alter function app.spo2_scale_for_recording(uuid, uuid) owner to wg_news2_scorer;
+grant execute on function app.spo2_scale_for_recording(uuid, uuid)
+    to wg_clinician, wg_nurse, wg_partner;
+
 create policy escalations_same_tenant on app.escalations as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
     with check (tenant_id = (select app.current_tenant_id()));
@@ -89,7 +109,7 @@ create policy escalations_match_own_observation on app.escalations as restrictiv
 -- escalation under its own subscriber's RLS. Payload: {"tenantId": ..., "escalationId": ...}.
 create or replace function app.notify_escalation() returns trigger
 language plpgsql
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform pg_notify('wardgraph_escalations',

@@ -7,8 +7,11 @@ alter table app.patients force row level security;
 grant select (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date, created_at,
               family_name_key, given_name_key)
     on app.patients to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_partner;
+-- The SpO2 scale is a prescription: the clinical roles read it. A partner scores what it records
+-- on it through app.spo2_scale_for_recording() (policies/observations.sql), never reads it.
 grant select (spo2_scale, spo2_scale_set_by, spo2_scale_set_at)
-    on app.patients to wg_admin, wg_clinician, wg_nurse, wg_partner;
+    on app.patients to wg_clinician, wg_nurse;
+grant select (tenant_id, id, spo2_scale) on app.patients to wg_news2_scorer;
 grant insert (tenant_id, id, facility_id, mrn, given_name, family_name, birth_date)
     on app.patients to wg_admin, wg_clinician, wg_nurse;
 -- Only a clinician prescribes the SpO2 target (NEWS2 Scale 2).
@@ -52,6 +55,10 @@ create policy patients_tracker_reads on app.patients for select to wg_admission_
     using (true);
 create policy patients_tracker_updates on app.patients for update to wg_admission_tracker
     using (true) with check (true);
+-- wg_news2_scorer runs only behind app.spo2_scale_for_recording() (policies/observations.sql),
+-- which reads one patient's scale of the caller's own tenant.
+create policy patients_news2_scorer_reads on app.patients for select to wg_news2_scorer
+    using (tenant_id = (select app.current_tenant_id()));
 -- Partners need the patients:read scope, and only see their token's facilities. Where a
 -- patient was admitted is admissions data: a partner sees a patient registered elsewhere for
 -- having been admitted to its facilities only with admissions:read as well.

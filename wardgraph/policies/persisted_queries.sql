@@ -24,7 +24,7 @@ create policy persisted_queries_registry_registers_unlisted on platform.persiste
 create or replace function auth.persisted_query(query_hash text)
 returns table (query text, allow_listed boolean)
 language sql stable security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select p.query, p.allow_listed from platform.persisted_queries p where p.sha256 = query_hash
 $$;
@@ -40,7 +40,7 @@ revoke create on schema auth from wg_query_registry;
 create or replace function auth.register_persisted_query(query_hash text, query_text text)
 returns void
 language sql volatile security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     insert into platform.persisted_queries (sha256, query) values (query_hash, query_text)
     on conflict (sha256) do nothing

@@ -14,7 +14,7 @@
 -- through a function, like every claim, so that an ended transaction's '' reads as NULL.
 create or replace function app.current_request_role() returns text
 language sql stable parallel safe
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$ select nullif(current_setting('wg.role', true), '') $$;
 
 grant execute on function app.current_request_role() to wg_reporter;
@@ -72,7 +72,7 @@ returns table (service_date date, census integer, admissions integer, discharges
                transfers integer, bed_days integer, revenue numeric, currency text,
                observations integer, escalations integer)
 language plpgsql stable security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare

@@ -15,6 +15,8 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+--   wg_news2_scorer  owns app.spo2_scale_for_recording(), which gives whoever records vital
+--                    signs the patient's SpO2 scale to score them on, without the column.
 -- The one list of wardgraph's roles, in the order the access matrix shows them: the
 -- audit.policy_matrix view calls this function, and Python reads the list from this file
 -- (wardgraph.policies.ROLES), so a role is added here and nowhere else.
@@ -23,7 +25,7 @@ create or replace function platform.wardgraph_roles() returns text[]
     as $fn$ select array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                          'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
                          'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
-                         'wg_api']::text[] $fn$;
+                         'wg_news2_scorer', 'wg_api']::text[] $fn$;
 
 do $roles$
 declare
@@ -70,6 +72,8 @@ grant wg_tenant to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_
     wg_audit_writer;
 -- A member, so that the same-tenant policies bind what app.daily_report() reads as well.
 grant wg_tenant to wg_reporter;
+-- ... and those of app.spo2_scale_for_recording().
+grant wg_tenant to wg_news2_scorer;
 grant wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner to wg_api;
 
 -- A migration role that is not a superuser (a managed service has none) may only give a
@@ -86,7 +90,8 @@ begin
         return;
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
-                             'wg_query_registry', 'wg_admission_tracker', 'wg_admin']
+                             'wg_query_registry', 'wg_admission_tracker', 'wg_news2_scorer',
+                             'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
             execute format('grant %I to current_user', r);

@@ -13,3 +13,15 @@ grant usage on schema app to wg_admission_tracker;
 -- the files below create callable by PUBLIC on a fresh database.
 revoke execute on all functions in schema app, platform, auth from public;
 alter default privileges revoke execute on functions from public;
+
+-- No request role may create temporary objects. A session's pg_temp schema is searched before
+-- the path for tables and types unless a function names it last, so a session that could
+-- create a temporary type could stand it in for one a SECURITY DEFINER body names (every such
+-- function pins search_path = pg_catalog, pg_temp as well). TEMP comes from PUBLIC by default,
+-- so it is revoked from PUBLIC on this database, whatever its name; the superuser keeps it.
+do $temp$
+begin
+    execute pg_catalog.format('revoke temporary on database %I from public',
+                              pg_catalog.current_database());
+end
+$temp$;

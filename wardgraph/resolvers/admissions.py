@@ -7,7 +7,7 @@ better message for mistakes a single user makes; with them removed the constrain
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -17,14 +17,12 @@ from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import admissions as db
 from wardgraph.db.errors import to_app_error
+from wardgraph.input_rules import business_instant
 
 WRITERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE)
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.PARTNER)
 SCOPE = "admissions:read"
 
-# How far ahead of the server's clock a given time may be: a ward tablet's clock drifts, but an
-# admission, transfer or discharge cannot be recorded before it happens.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 
 def require_reader(context: RequestContext) -> None:
@@ -86,16 +84,8 @@ async def admission_stays(context: RequestContext, admission_id: UUID) -> list[a
 # -- writes ------------------------------------------------------------------------------------
 
 def business_time(context: RequestContext, given: datetime | None, field: str) -> datetime:
-    """The time an event happened: the request's clock, or a given time that is not ahead of
-    it by more than the clock-skew allowance."""
-    if given is None:
-        return context.now
-    if given.tzinfo is None or given.utcoffset() is None:
-        raise errors.invalid(field, "Give the time with its UTC offset, e.g. "
-                             "2025-01-31T09:30:00+06:00")
-    if given > context.now + CLOCK_SKEW_ALLOWANCE:
-        raise errors.invalid(field, "The time is in the future")
-    return given
+    """The time an event happened: the request's clock, or a given time in the served range."""
+    return business_instant(field, given, context.now)
 
 
 async def admit_patient(

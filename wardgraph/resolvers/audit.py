@@ -12,7 +12,7 @@ from wardgraph import errors, ids
 from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import audit as db
-from wardgraph.paging import Page, decode_cursor, page_size
+from wardgraph.paging import Page, page_size
 
 # An id given as a filter that names nothing of the wanted types filters everything out: the
 # answer is the same empty page as for a random id, not an error that tells them apart.
@@ -61,13 +61,14 @@ async def audit_events(
     """Newest first; every filter optional."""
     claims = context.require(Role.AUDITOR)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    position = _position(decode_cursor(after, 2))
+    cursors = context.cursors("auditEvents")
+    position = _position(cursors.decode(after, 2))
     where = _event_filter(patient_id, actor_id, occurred_from, occurred_to)
     if where is None:
-        return Page([], has_next=False)
+        return Page([], False, cursors)
     rows = await db.fetch_audit_events_page(
         await context.db(), claims.tenant_id, where, position, limit + 1)
-    return Page.of([([r["occurred_at"].isoformat(), r["seq"]], r) for r in rows], limit)
+    return Page.of([([r["occurred_at"].isoformat(), r["seq"]], r) for r in rows], limit, cursors)
 
 
 async def audit_event_of(context: RequestContext, event_id: UUID) -> asyncpg.Record:

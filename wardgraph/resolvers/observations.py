@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Protocol
@@ -22,7 +22,8 @@ from wardgraph import errors, ids, news2
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.context import RequestContext
 from wardgraph.db import observations as db
-from wardgraph.paging import Page, decode_cursor, page_size
+from wardgraph.input_rules import business_instant
+from wardgraph.paging import Page, page_size
 from wardgraph.resolvers import patients
 
 RECORDERS = (Role.NURSE, Role.CLINICIAN, Role.PARTNER)
@@ -43,9 +44,6 @@ FIELD_NAMES = {
 }
 SCALES = (news2.Spo2Scale.SCALE_1, news2.Spo2Scale.SCALE_2)  # index + 1 = the stored number
 
-# How far ahead of the server's clock recordedAt may be: a ward tablet's clock drifts, but vital
-# signs cannot be taken in the future.
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 
 class GivenVitals(Protocol):
@@ -169,11 +167,12 @@ async def patient_observations(
     """Newest first, by (recordedAt, id)."""
     require_reader(context)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    key = db.PageKey(patient_id, limit + 1, _position(decode_cursor(after, 2)))
+    cursors = context.cursors("observations")
+    key = db.PageKey(patient_id, limit + 1, _position(cursors.decode(after, 2)))
     rows = await context.loaders.observation_pages.load(key.encode())
     # The extra row is looked at, not read: only the page's rows are audited.
     return Page([([r["recorded_at"].isoformat(), str(r["id"])], observation(context, r))
-                 for r in rows[:limit]], len(rows) > limit)
+                 for r in rows[:limit]], len(rows) > limit, cursors)
 
 
 def _position(key: list[object] | None) -> tuple[datetime, UUID] | None:
@@ -208,15 +207,9 @@ async def spo2_scale_set_by(context: RequestContext, patient_id: UUID) -> asyncp
 # -- writes ------------------------------------------------------------------------------------
 
 def recording_time(context: RequestContext, given: datetime | None) -> datetime:
-    """The request's clock, or a given time not ahead of it by more than the skew allowance."""
-    if given is None:
-        return context.now
-    if given.tzinfo is None or given.utcoffset() is None:
-        raise errors.invalid("recordedAt", "Give the time with its UTC offset, e.g. "
-                             "2025-01-31T09:30:00+06:00")
-    if given > context.now + CLOCK_SKEW_ALLOWANCE:
-        raise errors.invalid("recordedAt", "Vital signs cannot be recorded in the future")
-    return given
+    """The request's clock, or a given time in the served range."""
+    return business_instant("recordedAt", given, context.now,
+                            "Vital signs cannot be recorded in the future")
 
 
 def checked_key(key: str | None) -> str | None:

@@ -14,7 +14,7 @@ from wardgraph.auth.claims import Role
 from wardgraph.auth.tokens import hash_password
 from wardgraph.context import RequestContext
 from wardgraph.db import organisation as db
-from wardgraph.paging import Page, decode_cursor, page_size
+from wardgraph.paging import Page, page_size
 
 STAFF = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.AUDITOR, Role.PARTNER)
 
@@ -44,11 +44,12 @@ async def facilities(
 ) -> Page[asyncpg.Record]:
     claims = context.require(*STAFF)
     limit = page_size(first, 20, context.settings.limits.max_page_size)
-    key = decode_cursor(after, 1)
+    cursors = context.cursors("facilities")
+    key = cursors.decode(after, 1)
     rows = await db.fetch_facilities_page(
         await context.db(), claims.tenant_id, key[0] if key else None, limit + 1
     )
-    return Page.of([([r["code"]], r) for r in rows], limit)
+    return Page.of([([r["code"]], r) for r in rows], limit, cursors)
 
 
 async def ward_of(context: RequestContext, ward_id: UUID) -> PricedWard:

@@ -11,7 +11,7 @@ from wardgraph import errors, ids, news2
 from wardgraph.auth.claims import Role
 from wardgraph.context import RequestContext
 from wardgraph.db import patients as db
-from wardgraph.paging import Page, decode_cursor, page_size
+from wardgraph.paging import Page, page_size
 
 READERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.BILLING, Role.PARTNER)
 REGISTRARS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE)
@@ -50,12 +50,14 @@ async def patients(
     search = (search or "").strip() or None
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise errors.invalid("search", f"A search is at most {MAX_SEARCH_LENGTH} characters")
-    key = decode_cursor(after, 3)
+    cursors = context.cursors("patients")
+    key = cursors.decode(after, 3)
     rows = await db.fetch_patients_page(
         await context.db(), claims.tenant_id, search,
         (str(key[0]), str(key[1]), _uuid(key[2])) if key else None, limit + 1,
     )
-    page = Page.of([([r["family_name"], r["given_name"], str(r["id"])], r) for r in rows], limit)
+    page = Page.of([([r["family_name"], r["given_name"], str(r["id"])], r) for r in rows], limit,
+                   cursors)
     for _, row in page.items:
         audited(context, row)
     return page

@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension
 
 from wardgraph.schema import organisation, patients
 from wardgraph.schema.root import Mutation, Query, Subscription
+from wardgraph.schema.scalars import SCALAR_MAP
 
 
 @cache
@@ -22,7 +23,8 @@ def build_schema(
         subscription=Subscription,
         types=[organisation.Tenant, organisation.User, patients.Patient],
         extensions=list(extensions),
-        config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True),
+        config=strawberry.schema.config.StrawberryConfig(disable_field_suggestions=True,
+                                                         scalar_map=SCALAR_MAP),
     )
 
 

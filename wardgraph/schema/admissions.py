@@ -11,17 +11,16 @@ import strawberry
 
 from wardgraph import ids
 from wardgraph.context import RequestContext
+from wardgraph.input_rules import BUSINESS_RANGE_TEXT
 from wardgraph.resolvers import admissions as resolve
 from wardgraph.resolvers import organisation, patients
-from wardgraph.resolvers.admissions import CLOCK_SKEW_ALLOWANCE
 from wardgraph.schema.organisation import Bed, Facility
 from wardgraph.schema.patients import Patient
 from wardgraph.schema.relay import Node
 
 Info = strawberry.Info[RequestContext, None]
 
-_LATEST = (f"Later than {CLOCK_SKEW_ALLOWANCE.seconds // 60} minutes from now is refused "
-           "(VALIDATION_FAILED).")
+_LATEST = BUSINESS_RANGE_TEXT
 
 
 @strawberry.enum(description="Where an admission stands.")

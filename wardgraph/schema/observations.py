@@ -15,11 +15,12 @@ import strawberry
 
 from wardgraph import ids
 from wardgraph.context import RequestContext
+from wardgraph.input_rules import BUSINESS_RANGE_TEXT
 from wardgraph.news2 import News2Score as Scored
 from wardgraph.news2 import ParameterScore
 from wardgraph.resolvers import observations as resolve
 from wardgraph.resolvers import organisation, patients
-from wardgraph.resolvers.observations import CLOCK_SKEW_ALLOWANCE, ScoredObservation
+from wardgraph.resolvers.observations import ScoredObservation
 from wardgraph.schema.enums import Consciousness, News2Risk, Spo2Scale
 from wardgraph.schema.organisation import Facility, User, Ward
 from wardgraph.schema.patients import Patient
@@ -163,8 +164,7 @@ class RecordObservationInput(VitalsInput):
     patient_id: strawberry.ID = strawberry.field(description="The patient.")
     recorded_at: datetime | None = strawberry.field(
         default=None, description="When the vital signs were taken, with a UTC offset; "
-        f"defaults to now. Later than {CLOCK_SKEW_ALLOWANCE.seconds // 60} minutes from now is "
-        "refused (VALIDATION_FAILED).")
+        "defaults to now. " + BUSINESS_RANGE_TEXT)
     idempotency_key: str | None = strawberry.field(
         default=None, description="1 to 200 characters chosen by the client, unique in the "
         "tenant. Sending the same observation again with the same key (a retry after a dropped "

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from wardgraph.paging import Page, encode_cursor
+from wardgraph.paging import Page
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,7 +38,7 @@ class Connection(Generic[T]):
 
 def connection(page: Page[R], build: Callable[[R], T]) -> Connection[T]:
     """The connection that shows a page, each item built into its type."""
-    edges = [Edge(cursor=encode_cursor(key), node=build(item)) for key, item in page.items]
+    edges = [Edge(cursor=page.cursors.encode(key), node=build(item)) for key, item in page.items]
     return Connection(
         edges=edges,
         page_info=PageInfo(

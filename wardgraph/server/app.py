@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +26,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from wardgraph import errors
 from wardgraph.auth.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
@@ -50,17 +50,20 @@ from wardgraph.server.metrics import (
     ObserveRequests,
     metrics_endpoint,
 )
-from wardgraph.server.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.server.ratelimit import RateLimited, RateLimiter, address_key, caller_key
 from wardgraph.server.transport import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
     JSON,
     HttpRefusal,
+    decode_request_json,
+    encode_response,
     is_request_error,
     negotiate,
     parsing_refusal,
     refusal_response,
     request_error_status,
+    require_json_object,
 )
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -70,12 +73,14 @@ SUB_RESPONSE_KEY = "wardgraph.sub_response"
 @dataclass
 class Services:
     """What one app holds beside the pool: metrics, the alert listener, the persisted-query
-    store and the rate limiter."""
+    store and the rate limiters."""
 
     metrics: Metrics
     hub: AlertHub
     persisted: PersistedQueryStore
     limiter: RateLimiter
+    # Credentials that did not hold, per client address.
+    failed_auth: RateLimiter
 
 
 class NegotiatedResponse(Response):
@@ -176,7 +181,16 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             return live
         context = RequestContext(state=self.state, request=request, response=response,
                                  request_id=request_id)
-        await authenticate(context, request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        if authorization:
+            # Before any lookup: an address that keeps sending credentials that do not hold
+            # is refused without costing the database anything.
+            address = address_key(request.client)
+            self.services.failed_auth.require_one(address)
+            await authenticate(context, authorization)
+            if context.auth_failure is not None and (
+                    context.auth_failure.code == errors.UNAUTHENTICATED):
+                self.services.failed_auth.check(address)
         if context.claims is not None:
             self.services.limiter.check(caller_key(context.claims))
         return context
@@ -186,9 +200,14 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         await authenticate_connection(context)
         return await super().on_ws_connect(context)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method != "GET" and "json" in (request.content_type or ""):
+            require_json_object(await request.get_body())
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(
                 data.operation_name, str | None):
@@ -237,7 +256,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         sub_response: Response,
     ) -> Response:
         response = Response(
-            orjson.dumps(response_data),
+            encode_response(response_data),
             status_code=sub_response.status_code or 200,
             media_type=sub_response.media_type or JSON,
         )
@@ -304,6 +323,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
             limiter=RateLimiter(settings.limits.rate_limit_per_minute),
+            failed_auth=RateLimiter(settings.limits.auth_failures_per_minute),
         )
         app.state.wardgraph = state
         app.state.services = services

@@ -33,7 +33,7 @@ def app_error_of(error: BaseException | None) -> AppError | None:
 # "Variable '$input' has invalid value at .consciousness: Value 'X' does not exist ..." or
 # "Variable '$v' has invalid value: Expected value of type 'VitalsInput' to include required
 # field 'pulse' ..." (older releases: 'Variable "$input" got invalid value ... at "input.x"').
-_BAD_VARIABLE = re.compile(r"""^Variable ['"]\$\w+['"] (?:has|got) invalid value""")
+_BAD_VARIABLE = re.compile(r"""^Variable ['"]\$(?P<variable>\w+)['"] (?:has|got) invalid value""")
 _AT_PATH = re.compile(r"""\bat (?:"(?P<quoted>[^"]+)"|(?P<dotted>\.[\w.\[\]]+))""")
 _NAMED_FIELD = re.compile(r"""(?:required field|Field) ['"](?P<field>\w+)['"]""")
 
@@ -42,12 +42,15 @@ def request_error_extensions(error: GraphQLError) -> dict[str, Any]:
     """The code of an error in the document or its variables (nothing was executed)."""
     if error.message.startswith("Syntax Error"):
         return {"code": "GRAPHQL_PARSE_FAILED"}
-    if _BAD_VARIABLE.match(error.message):
+    bad_variable = _BAD_VARIABLE.match(error.message)
+    if bad_variable:
         # Bad input, named like any other: the innermost field the message points at.
         named = _NAMED_FIELD.search(error.message)
         at = _AT_PATH.search(error.message)
         path = (at.group("quoted") or at.group("dotted")) if at else ""
-        field = named.group("field") if named else path.split(".")[-1].split("[")[0] or None
+        # A variable's own value (no path into it) is named by the variable.
+        field = (named.group("field") if named else path.split(".")[-1].split("[")[0]
+                 or bad_variable.group("variable"))
         extensions: dict[str, Any] = {"code": errors.VALIDATION_FAILED}
         if field:
             extensions["field"] = field

@@ -1,4 +1,5 @@
-"""Rate limits per user and per partner token: an in-process token bucket for each caller.
+"""Rate limits per user and per partner token, and of failed credentials per client address:
+an in-process token bucket for each.
 
 Each bucket holds up to `per_minute` requests and refills at per_minute/60 a second, so a
 caller may burst up to the full minute's allowance and then proceeds at the steady rate.
@@ -43,6 +44,11 @@ def caller_key(claims: Claims) -> Hashable:
     return ("user", claims.user_id)
 
 
+def address_key(client: tuple[str, int] | None) -> Hashable:
+    """A client by its address (the peer, as uvicorn reports it behind any proxy headers)."""
+    return ("address", client[0] if client else "")
+
+
 class RateLimiter:
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = float(per_minute)
@@ -56,6 +62,14 @@ class RateLimiter:
 
     def check(self, key: Hashable) -> None:
         """Take one request from the caller's bucket, or raise RateLimited."""
+        self._take(key, 1.0)
+
+    def require_one(self, key: Hashable) -> None:
+        """Raise RateLimited if the caller's bucket is empty, taking nothing: the failures
+        of an address are counted when they happen, and checked before the next attempt."""
+        self._take(key, 0.0)
+
+    def _take(self, key: Hashable, amount: float) -> None:
         if not self.enabled:
             return
         now = self.clock()
@@ -71,7 +85,7 @@ class RateLimiter:
             bucket.updated = max(bucket.updated, now)
         if bucket.tokens < 1.0:
             raise RateLimited(max(1, math.ceil((1.0 - bucket.tokens) / self.rate)))
-        bucket.tokens -= 1.0
+        bucket.tokens -= amount
 
     def _prune(self, now: float) -> None:
         full = [key for key, bucket in self.buckets.items()

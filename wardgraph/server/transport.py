@@ -9,6 +9,9 @@
 - A mutation over GET answers 405 with `Allow: POST`.
 - Refusals before GraphQL runs (405, 406, 413, 415, 429, a malformed body) have a JSON body of
   the usual shape: `{"errors": [{"message", "extensions": {"code"}}]}`.
+- A malformed body answers 400 BAD_REQUEST, whatever is wrong with it: not UTF-8, not JSON,
+  JSON that is not an object (a string, a number, null), or JSON nested deeper than
+  MAX_JSON_DEPTH (the parser recurses, and a thousand levels exhaust Python's stack).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from starlette.responses import Response
 
@@ -106,3 +110,64 @@ def parsing_refusal(status: int, reason: str) -> HttpRefusal:
         return HttpRefusal(415, BAD_REQUEST, "Send the request as application/json (POST) "
                            "or as URL parameters (GET)")
     return HttpRefusal(status, BAD_REQUEST, reason)
+
+
+# No request of this schema nests deeper than this; the JSON parser recurses once per level.
+MAX_JSON_DEPTH = 64
+_OPENERS = frozenset(b"[{")
+
+
+def decode_request_json(data: str | bytes) -> object:
+    """A request's JSON (its body, or a GET's variables), or an HttpRefusal saying what is
+    wrong with it."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HttpRefusal(400, BAD_REQUEST, "The request body is not valid UTF-8") from None
+    try:
+        decoded = json.loads(data)
+    except RecursionError:
+        decoded = None
+    except ValueError:
+        raise HttpRefusal(400, BAD_REQUEST, "Unable to parse request body as JSON") from None
+    else:
+        if json_depth(decoded) <= MAX_JSON_DEPTH:
+            return decoded
+    raise HttpRefusal(400, BAD_REQUEST, f"The JSON is nested more than {MAX_JSON_DEPTH} "
+                      "levels deep")
+
+
+def json_depth(value: object) -> int:
+    """How deep arrays and objects nest in a decoded JSON value (without recursion)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            deepest = max(deepest, depth)
+            stack.extend((child, depth) for child in item if isinstance(child, dict | list))
+    return deepest
+
+
+def require_json_object(body: bytes) -> None:
+    """Refuse a body whose JSON is not an object (or a batch: an array), judged by its first
+    character; what follows is parsed, and refused if malformed, by the usual parser."""
+    start = body.lstrip()[:1]
+    if start and start[0] not in _OPENERS:
+        raise HttpRefusal(400, BAD_REQUEST, "The request body must be a JSON object, e.g. "
+                          '{"query": "{ viewer { role } }"}')
+
+
+def encode_response(data: object) -> bytes:
+    """The response as JSON. Text that is not valid Unicode (a lone surrogate the client sent
+    and an error message repeats) is escaped rather than failing the whole response."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # orjson.JSONEncodeError: "str is not valid UTF-8: surrogates ..."
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode()

@@ -79,11 +79,14 @@ order by 1
 """
 
 # A SECURITY DEFINER function runs with its owner's rights; with the caller's search_path, the
-# caller could put a table or operator of its own in front of the one the function means.
+# caller could put a table or operator of its own in front of the one the function means. The
+# path is exactly pg_catalog, pg_temp: a pg_temp left off the path is searched first, so a
+# session able to create temporary objects could shadow a type or table the body names
+# unqualified (the PostgreSQL manual, "Writing SECURITY DEFINER Functions Safely").
 SECURITY_DEFINER_WITHOUT_PINNED_SEARCH_PATH = """
 select p.oid::regprocedure::text as object,
        coalesce('SECURITY DEFINER with ' || path.setting
-                    || ': a schema others can write comes first',
+                    || ': pin search_path = pg_catalog, pg_temp',
                 'SECURITY DEFINER without SET search_path') as detail
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
@@ -91,7 +94,7 @@ left join lateral (
     select s as setting from unnest(coalesce(p.proconfig, '{}')) as s
     where s like 'search_path=%') path on true
 where n.nspname = any($1::text[]) and p.prosecdef
-  and (path.setting is null or path.setting ~* '(\\$user|public)')
+  and path.setting is distinct from 'search_path=pg_catalog, pg_temp'
 order by 1
 """
 
@@ -178,7 +181,7 @@ LINTS: tuple[Lint, ...] = (
     Lint("view-without-security-invoker",
          "Every view is security_invoker.", VIEW_WITHOUT_SECURITY_INVOKER),
     Lint("security-definer-without-search-path",
-         "Every SECURITY DEFINER function pins a search_path without public or $user.",
+         "Every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp.",
          SECURITY_DEFINER_WITHOUT_PINNED_SEARCH_PATH),
     Lint("function-executable-by-public",
          "No function in " + ", ".join(AUDITED_SCHEMAS) + " is executable by PUBLIC.",
