@@ -12,11 +12,45 @@
 drop view if exists audit.policy_matrix;
 create view audit.policy_matrix with (security_invoker = true) as
 with request_roles (role_order, role_name) as (
-    -- Every role of policies/roles.sql but wg_tenant: a group whose grants and policies its
-    -- members inherit, and the rows of its members show them.
+    -- Every role of policies/roles.sql but wg_tenant (a group whose grants and policies its
+    -- members inherit, and the rows of its members show them), in that list's order; then any
+    -- other wg_* role that holds a privilege on the app's schemas, tables, columns or functions,
+    -- or that a policy names, read from the catalog, so a role granted something outside the
+    -- policy files shows up too (by name, after the list). Groups of NOLOGIN roles are left out
+    -- as wg_tenant is.
     select r.role_order, r.role_name
     from unnest(platform.wardgraph_roles()) with ordinality as r (role_name, role_order)
     where r.role_name <> 'wg_tenant'
+    union all
+    select 1000, r.rolname::text
+    from pg_catalog.pg_roles r
+    where r.rolname like 'wg\_%'
+      and r.rolname <> all (platform.wardgraph_roles())
+      and not exists (
+          select 1 from pg_catalog.pg_auth_members m
+          join pg_catalog.pg_roles member on member.oid = m.member
+          where m.roleid = r.oid and not member.rolcanlogin)
+      and (exists (select 1 from pg_catalog.pg_policies p where r.rolname = any (p.roles))
+           or exists (
+               select 1 from pg_catalog.pg_class c
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               cross join lateral pg_catalog.aclexplode(c.relacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_attribute at
+               join pg_catalog.pg_class c on c.oid = at.attrelid
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               cross join lateral pg_catalog.aclexplode(at.attacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_proc f
+               join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+               cross join lateral pg_catalog.aclexplode(f.proacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid)
+           or exists (
+               select 1 from pg_catalog.pg_namespace n
+               cross join lateral pg_catalog.aclexplode(n.nspacl) a
+               where n.nspname in ('app', 'platform', 'auth', 'audit') and a.grantee = r.oid))
 ),
 commands (command_order, command) as (
     values (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE')

@@ -70,7 +70,11 @@ as $$
     where p.tenant_id = patient_tenant and p.id = patient
       and (app.current_partner_token_id() is null or app.has_scope('observations:write'))
 $$;
+-- A new owner needs CREATE on the schema (a migration role that is not a superuser holds it
+-- only for this statement).
+grant create on schema app to wg_news2_scorer;
 alter function app.spo2_scale_for_recording(uuid, uuid) owner to wg_news2_scorer;
+revoke create on schema app from wg_news2_scorer;
 grant execute on function app.spo2_scale_for_recording(uuid, uuid)
     to wg_clinician, wg_nurse, wg_partner;
 
