@@ -237,8 +237,9 @@ async def test_accrue_bed_days_beyond_the_date_range_is_validation_failed(
 ) -> None:
     facility = tenant.facilities["DHK"]
     body = await api.gql(
-        "mutation($f: ID!, $through: Date!) { accrueBedDays(input: {facilityId: $f, through: $through}) "
-        "{ __typename } }", {"f": facility, "through": day}, tenant.admin_token)
+        "mutation($f: ID!, $through: Date!) "
+        "{ accrueBedDays(input: {facilityId: $f, through: $through}) { __typename } }",
+        {"f": facility, "through": day}, tenant.admin_token)
     assert body["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED", "field": "through"}
 
 
