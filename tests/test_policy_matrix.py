@@ -211,13 +211,14 @@ async def test_policies_cli_prints_the_observations_matrix_as_a_table(
     assert result.returncode == 0, result.stderr
     block = block_of(result.stdout, "app.observations")
     assert block[0] == "app.observations: row security enabled and forced"
-    grid = {line.split()[0]: line.split()[1:] for line in block[2:11]}
+    roles = len(matrix.roles())
+    grid = {line.split()[0]: line.split()[1:] for line in block[2:2 + roles]}
     assert grid == {role: [grant_mark(cell(matrix, "app.observations", role, command))
                            for command in COMMANDS] for role in matrix.roles()}
     assert grid["wg_billing"] == ["-", "-", "-", "-"]
     admin = cell(matrix, "app.observations", "wg_admin", "SELECT")
-    assert block[11] == "  SELECT by wg_admin"
-    assert [line.split()[:2] for line in block[12:14]] == [
+    assert block[2 + roles] == "  SELECT by wg_admin"
+    assert [line.split()[:2] for line in block[3 + roles:5 + roles]] == [
         ["using", admin.permissive_policies[0]], ["and", admin.restrictive_policies[0]]]
 
 

@@ -16,7 +16,7 @@ APP_SCHEMAS = ("app", "platform", "auth", "audit")
 WG_ROLES = (
     "wg_tenant", "wg_admin", "wg_clinician", "wg_nurse", "wg_billing", "wg_auditor",
     "wg_partner", "wg_audit_writer", "wg_authenticator", "wg_query_registry", "wg_reporter",
-    "wg_admission_tracker", "wg_api",
+    "wg_admission_tracker", "wg_ledger_writer", "wg_api",
 )
 
 DROP_POLICIES_SQL = """

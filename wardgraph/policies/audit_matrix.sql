@@ -16,7 +16,7 @@ with request_roles (role_order, role_name) as (
     -- grants and policies its members inherit, and the rows of its members show them.
     values (1, 'wg_admin'), (2, 'wg_clinician'), (3, 'wg_nurse'), (4, 'wg_billing'),
            (5, 'wg_auditor'), (6, 'wg_partner'), (7, 'wg_audit_writer'),
-           (8, 'wg_authenticator'), (9, 'wg_api')
+           (8, 'wg_authenticator'), (9, 'wg_ledger_writer'), (10, 'wg_api')
 ),
 commands (command_order, command) as (
     values (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE')

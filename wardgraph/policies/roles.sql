@@ -15,13 +15,17 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+--   wg_ledger_writer owns the functions that write the bed-day ledger (charges and reversals,
+--                    derived from the stays), the accrual watermarks and the admission-number
+--                    counters: the only writer of money and of gapless numbers.
 do $roles$
 declare
     r text;
 begin
     foreach r in array array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                              'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker']
+                             'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
+                             'wg_ledger_writer']
     loop
         if not exists (select 1 from pg_catalog.pg_roles where rolname = r) then
             execute format('create role %I nologin', r);
