@@ -28,9 +28,10 @@ class AccrualResult:
                                             "days not charged before (0 when run again).")
     amount: Money = strawberry.field(description="The total of the charges this run wrote, in "
                                      "the facility's currency.")
-    bed_days: int = strawberry.field(description="Bed-day charges on the books for the date "
-                                     "`through` after this run, however written (this run, an "
-                                     "earlier one, or a discharge).")
+    bed_days: int = strawberry.field(description="Net bed-days on the books for the date "
+                                     "`through` after this run (charges minus reversals), "
+                                     "however written (this run, an earlier one, a discharge or "
+                                     "a transfer).")
 
     @strawberry.field(description="The facility accrued.")
     async def facility(self, info: Info) -> Facility:
