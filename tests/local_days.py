@@ -166,13 +166,13 @@ async def charges(admin_url: str, admission: str) -> list[asyncpg.Record]:
 
 
 async def ledger(admin_url: str, admission: str) -> list[asyncpg.Record]:
-    """Every ledger row of an admission, charges and reversals, in the order written."""
+    """Every ledger row of an admission, by census instant: its charges, then its reversals."""
     return await admin_fetch(admin_url, """
         select b.id, b.service_date, b.census_at, b.entry, b.units, b.rate, b.reason,
                b.reverses_id, b.follows_id, w.name as ward
         from app.bed_days b join app.wards w on w.tenant_id = b.tenant_id and w.id = b.ward_id
         where b.admission_id = $1
-        order by b.census_at, b.accrued_at, b.units desc""", uuid_of(admission))
+        order by b.census_at, b.entry, b.accrued_at""", uuid_of(admission))
 
 
 async def charged_dates(admin_url: str, admission: str) -> list[date]:
