@@ -16,9 +16,11 @@ Info = strawberry.Info[RequestContext, None]
 
 
 @strawberry.type(description="What one accrueBedDays run did. A stay is billed one bed-day per "
-                 "facility-local midnight it spans (started_at < midnight <= ended_at), at the "
-                 "daily rate of the ward the patient occupies at that midnight; an admission "
-                 "that spans no midnight is billed one bed-day on its admission date. Running "
+                 "facility-local census instant (midnight) it spans (started_at < midnight <= "
+                 "ended_at), at the daily rate of the ward the patient occupies at that "
+                 "midnight: a date the zone skipped bills nothing, a midnight that came twice "
+                 "bills once, and an admission that spans no midnight bills no bed-day. Charges "
+                 "are a ledger: a back-dated discharge or transfer appends reversals. Running "
                  "again, or twice at once, writes nothing more.")
 class AccrualResult:
     facility_id: strawberry.Private[UUID]
