@@ -11,6 +11,7 @@ database around a random date."""
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections import Counter
@@ -56,6 +57,10 @@ WINDOW_DAYS = 6
 MAX_ADMISSIONS = 3
 MAX_STAYS = 3
 RATES = ("100.00", "250.50")
+# Histories per zone case: 8 in the default run (48 in all, about 25 s on a busy machine); the
+# slow-marked run takes WARDGRAPH_TEST_LEDGER_HISTORIES per case (20 unless set, 120 in all).
+DEFAULT_EXAMPLES = 8
+LONG_RUN_EXAMPLES = int(os.environ.get("WARDGRAPH_TEST_LEDGER_HISTORIES", "20"))
 
 
 @dataclass
@@ -240,7 +245,7 @@ async def check(api: Api, database: DatabaseUnderTest, tenant: TenantKit, zones:
 
 
 @pytest.mark.parametrize("zone_case", ZONE_CASES)
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=DEFAULT_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_the_ledger_equals_the_nights_of_the_stays_after_every_step(
@@ -252,7 +257,7 @@ async def test_the_ledger_equals_the_nights_of_the_stays_after_every_step(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("zone_case", ZONE_CASES)
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=LONG_RUN_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_the_ledger_equals_the_nights_of_the_stays_over_many_histories(
