@@ -318,3 +318,16 @@ async def test_the_ledger_functions_run_as_the_ledger_writer_with_a_pinned_searc
         "accrue_bed_days", "assign_admission_number", "reconcile_bed_days",
         "reconcile_bed_days_on_discharge", "reconcile_bed_days_on_transfer"]
     assert {tuple(r["proconfig"]) for r in found} == {("search_path=pg_catalog, pg_temp",)}
+
+
+async def test_accrual_in_sql_acts_only_for_a_facility_of_the_billing_callers_claims(
+    database: DatabaseUnderTest, dhaka: Site,
+) -> None:
+    elsewhere = await dhaka.kit.facility("CGP", DHAKA)
+    async with as_role(database.api_url, Role.BILLING, dhaka.kit.tenant_id,
+                       (uuid_of(dhaka.facility),)) as connection:
+        with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+            await connection.fetch("select * from app.accrue_bed_days($1, $2, $3)",
+                                   uuid_of(elsewhere), date(2025, 1, 1),
+                                   datetime(2025, 1, 2, tzinfo=UTC))
+    assert refused.value.constraint_name == "bed_days_facility_visible"
