@@ -378,8 +378,3 @@ grant execute on function app.reconcile_bed_days(uuid, uuid, timestamptz, timest
 grant execute on function app.accrue_bed_days(uuid, date, timestamptz) to wg_admin, wg_billing;
 grant execute on function app.reconcile_bed_days_on_discharge(),
     app.reconcile_bed_days_on_transfer() to wg_admin, wg_clinician, wg_nurse;
--- The stays dropped their earlier derivation of service dates for the census-instant rule.
-drop trigger if exists admissions_finalise_bed_days on app.admissions;
-drop function if exists app.finalise_bed_days();
-drop function if exists app.stay_service_dates(timestamptz, timestamptz, timestamptz,
-                                               timestamptz, text, timestamptz);

@@ -10,6 +10,14 @@
 -- census instant opens at most one slot per admission (a date that never existed shares its
 -- census instant with the date before it, and cannot be charged beside it).
 
+-- The earlier release's discharge trigger inserted charges as the discharging role and derived
+-- service dates per calendar date; app.reconcile_bed_days() (policies/bed_days.sql) replaces
+-- both.
+drop trigger if exists admissions_finalise_bed_days on app.admissions;
+drop function if exists app.finalise_bed_days();
+drop function if exists app.stay_service_dates(timestamptz, timestamptz, timestamptz,
+                                               timestamptz, text, timestamptz);
+
 create type app.bed_day_reversal_reason as enum ('discharge_backdated', 'transfer_backdated');
 
 alter table app.bed_days
