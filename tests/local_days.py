@@ -67,15 +67,22 @@ def census_date(at: datetime, zone: str) -> date:
     return clock_date
 
 
+def date_existed(day: date, zone: str) -> bool:
+    """Whether the zone lived through `day` at all: False for a date its clocks skipped
+    (Pacific/Apia's 2011-12-30), which begins where the next date begins."""
+    return day_start(day, zone) < census_instant(day, zone)
+
+
 def midnights_spanned(started_at: datetime, ended_at: datetime | None, zone: str,
                       up_to: datetime) -> list[date]:
     """The local dates whose census instant falls in (started_at, ended_at], counting only
-    census instants up to `up_to`, by walking the census instants one by one."""
+    census instants up to `up_to`, by walking the census instants one by one. One date per
+    census instant: a skipped date shares the census of the date before it and is left out."""
     end = min(ended_at, up_to) if ended_at is not None else up_to
     days = []
     day = started_at.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
     while census_instant(day, zone) <= end:
-        if census_instant(day, zone) > started_at:
+        if census_instant(day, zone) > started_at and date_existed(day, zone):
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -143,11 +150,29 @@ def uuid_of(global_id: str) -> uuid.UUID:
     return parsed[1]
 
 
+# The charges that stand: not reversals, and not reversed by one.
+STANDING = """
+b.reverses_id is null
+and not exists (select 1 from app.bed_days r
+                where r.tenant_id = b.tenant_id and r.reverses_id = b.id)"""
+
+
 async def charges(admin_url: str, admission: str) -> list[asyncpg.Record]:
-    """The bed-day charges of an admission as stored, by service date (read as superuser)."""
+    """The standing bed-day charges of an admission, by service date (read as superuser)."""
+    return await admin_fetch(admin_url, f"""
+        select service_date, census_at, ward_id, bed_id, rate, currency, accrued_at
+        from app.bed_days b
+        where admission_id = $1 and {STANDING} order by service_date""", uuid_of(admission))
+
+
+async def ledger(admin_url: str, admission: str) -> list[asyncpg.Record]:
+    """Every ledger row of an admission, by census instant: its charges, then its reversals."""
     return await admin_fetch(admin_url, """
-        select service_date, ward_id, bed_id, rate, currency, accrued_at from app.bed_days
-        where admission_id = $1 order by service_date""", uuid_of(admission))
+        select b.id, b.service_date, b.census_at, b.entry, b.units, b.rate, b.reason,
+               b.reverses_id, b.follows_id, w.name as ward
+        from app.bed_days b join app.wards w on w.tenant_id = b.tenant_id and w.id = b.ward_id
+        where b.admission_id = $1
+        order by b.census_at, b.entry, b.accrued_at""", uuid_of(admission))
 
 
 async def charged_dates(admin_url: str, admission: str) -> list[date]:

@@ -1,17 +1,20 @@
 """Admission numbers <FACILITY CODE>-<YYYY>-<NNNNNN>: YYYY is the facility-local year at the
 request's clock, the counter restarts at 1 each local year per facility, and numbers are unique
-and gapless under concurrency (the app.admission_counters row, in the admitting transaction)."""
+and gapless under concurrency (the app.admission_counters row, written only by the numbering
+trigger in the admitting transaction; tests/test_bed_day_ledger.py proves no request role may
+touch it)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import asyncpg
 import pytest
 from freezegun import freeze_time
 
 from tests.admitting import ADMIT, admit, admit_input, outcomes, released_together
 from tests.factories import TenantKit
-from tests.harness import Api
+from tests.harness import Api, DatabaseUnderTest
 from tests.local_days import (
     MONTH_END,
     PERIOD_END_PARAMS,
@@ -19,8 +22,11 @@ from tests.local_days import (
     ZONE_PARAMS,
     local,
     make_site,
+    uuid_of,
     zone_code,
 )
+from tests.sql_roles import as_role
+from wardgraph.auth.claims import Role
 
 DAY = timedelta(days=1)
 
@@ -85,3 +91,25 @@ async def test_a_refused_admission_does_not_consume_a_number_even_when_racing(
     [winner] = [r.json()["data"]["admitPatient"] for r in responses
                 if not r.json().get("errors")]
     assert (winner["number"], after["number"]) == ("RACE-2025-000001", "RACE-2025-000002")
+
+
+async def test_an_admission_refused_by_sql_burns_no_number_of_any_tenant(
+    api: Api, database: DatabaseUnderTest, tenant: TenantKit, other_tenant: TenantKit,
+) -> None:
+    # A nurse writing an admission for another tenant's facility by SQL: refused before that
+    # tenant's counter is touched, and nothing is left behind in either tenant.
+    site = await make_site(tenant, "SQLN", "Asia/Dhaka")
+    theirs = await make_site(other_tenant, "THRS", "Asia/Dhaka")
+    patient = await site.patient()
+    async with as_role(database.api_url, Role.NURSE, tenant.tenant_id,
+                       (uuid_of(site.facility),)) as connection:
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await connection.execute("""
+                insert into app.admissions (tenant_id, facility_id, patient_id, bed_id,
+                                            admitted_at)
+                values ($1, $2, $3, $4, now())""", other_tenant.tenant_id,
+                uuid_of(theirs.facility), uuid_of(patient), uuid_of(theirs.beds[0][0]))
+    with freeze_time(local(date(2025, 6, 1), 12, 0, "Asia/Dhaka"), real_asyncio=True):
+        mine = await admit(api, site.nurse, patient, site.beds[0][0])
+        next_there = await admit(api, theirs.nurse, await theirs.patient(), theirs.beds[0][0])
+    assert (mine["number"], next_there["number"]) == ("SQLN-2025-000001", "THRS-2025-000001")

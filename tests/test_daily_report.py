@@ -331,21 +331,14 @@ def plan_admissions(rng: random.Random, zone: str, low: datetime, high: datetime
 def expected_charges(planned: PlannedAdmission, zone: str,
                      accrued_up_to: datetime) -> list[tuple[date, int]]:
     """(service date, ward) of each charge: discharged admissions in full (the discharge
-    finalised them), active ones up to the last midnight accrued."""
+    finalised them), active ones up to the last midnight accrued. One a census instant: an
+    admission that spanned none is charged nothing."""
     charged: list[tuple[date, int]] = []
     for stay in planned.stays:
         up_to = planned.discharged if planned.discharged else accrued_up_to
         charged += [(d, stay.ward) for d in midnights_spanned(stay.started, stay.ended, zone,
                                                              up_to)]
-    if planned.discharged is not None and not charged:
-        charged.append((census_date(planned.admitted, zone), planned.stays[-1].ward))
     return charged
-
-
-def spans_no_midnight(planned: PlannedAdmission, zone: str) -> bool:
-    """A discharged admission that no census instant fell in: billed one day."""
-    return planned.discharged is not None and not any(
-        midnights_spanned(s.started, s.ended, zone, planned.discharged) for s in planned.stays)
 
 
 def reckon(plans: list[PlannedAdmission], observed: list[tuple[datetime, bool]], zone: str,
@@ -423,10 +416,9 @@ async def test_report_rows_agree_with_an_independent_reckoning_of_generated_stay
     expected = reckon(plans, observed, zone, first, last, now, through, rates)
     assert rows == expected
 
-    # Per ward, the charges of each night are its midnight census times its rate, plus the
-    # one-day admissions that spanned no midnight.
+    # Per ward, the net charges of each night are its midnight census times its rate.
     stored = await admin_fetch(database.admin_url, """
-        select service_date, ward_id, count(*) as charges, sum(rate) as amount
+        select service_date, ward_id, sum(units) as charges, sum(units * rate) as amount
         from app.bed_days where facility_id = $1 and service_date between $2 and $3
         group by 1, 2""", uuid_of(site.facility), first, through)
     by_ward = {(r["service_date"], r["ward_id"]): (r["charges"], r["amount"]) for r in stored}
@@ -435,13 +427,8 @@ async def test_report_rows_agree_with_an_independent_reckoning_of_generated_stay
         for ward, rate in enumerate(rates):
             in_ward = sum(1 for p in plans for s in p.stays if s.ward == ward
                           and s.started < census and (s.ended is None or census <= s.ended))
-            one_day = sum(1 for p in plans if spans_no_midnight(p, zone)
-                          and p.stays[-1].ward == ward and census_date(p.admitted, zone) == day)
             charges, amount = by_ward.get((day, uuid_of(site.wards[ward])), (0, Decimal("0")))
-            assert (charges, amount) == (in_ward + one_day, rate * (in_ward + one_day))
-    # And over the report: every census place is a bed-day, and so is every one-day admission.
+            assert (charges, amount) == (in_ward, rate * in_ward)
+    # And over the report: every census place of an accrued date is a bed-day, and no more.
     closed = [row for row in rows if row["date"] <= through.isoformat()]
-    one_day_admissions = sum(1 for p in plans if spans_no_midnight(p, zone)
-                             and first <= census_date(p.admitted, zone) <= through)
-    assert sum(row["census"] for row in closed) + one_day_admissions == sum(
-        row["bedDays"] for row in closed)
+    assert [row["census"] for row in closed] == [row["bedDays"] for row in closed]

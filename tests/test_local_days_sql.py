@@ -75,6 +75,36 @@ async def test_dhaka_day_closes_at_1800_utc(database: DatabaseUnderTest) -> None
 
 # -- days and their census instants, against zoneinfo -----------------------------------------
 
+async def test_a_stay_across_the_date_apia_skipped_spans_one_midnight_not_two(
+    database: DatabaseUnderTest,
+) -> None:
+    # The clocks went from 2011-12-29 23:59:59 (-10:00) to 2011-12-31 00:00 (+14:00): the one
+    # midnight of that night ends the 29th, and the 30th had none.
+    zone = "Pacific/Apia"
+    found = await rows(database, """
+        select * from app.local_midnights('2011-12-29 22:00Z', '2011-12-30 22:00Z', $1)""",
+                       zone)
+    assert [(r["service_date"], r["census_at"]) for r in found] == [
+        (date(2011, 12, 29), datetime(2011, 12, 30, 10, tzinfo=UTC))]
+    existed = await rows(database, """
+        select d::date as day, app.local_date_existed(d::date, $1) as existed
+        from generate_series('2011-12-29'::date, '2011-12-31'::date, '1 day') d""", zone)
+    assert [r["existed"] for r in existed] == [True, False, True]
+
+
+async def test_a_stay_across_a_midnight_that_came_twice_spans_it_once(
+    database: DatabaseUnderTest,
+) -> None:
+    # St John's, 7 November 2010: local midnight at 02:30 UTC and again at 03:30 UTC.
+    zone = "America/St_Johns"
+    started, ended = (datetime(2010, 11, 6, 20, tzinfo=UTC), datetime(2010, 11, 7, 20, tzinfo=UTC))
+    found = await rows(database, "select * from app.local_midnights($1, $2, $3)",
+                       started, ended, zone)
+    assert [(r["service_date"], r["census_at"]) for r in found] == [
+        (date(2010, 11, 6), datetime(2010, 11, 7, 2, 30, tzinfo=UTC))]
+    assert midnights_spanned(started, ended, zone, ended) == [date(2010, 11, 6)]
+
+
 @pytest.mark.parametrize("zone", [*ZONE_PARAMS,
                                   pytest.param("America/Santiago", id="America-Santiago")])
 async def test_every_day_of_two_years_starts_and_closes_where_zoneinfo_says(
@@ -256,13 +286,17 @@ async def test_day_functions_never_read_the_database_clock(
         from pg_catalog.pg_proc p
         where p.pronamespace = 'app'::regnamespace
           and p.proname in ('local_date', 'local_day_start', 'census_instant', 'census_date',
-                            'local_midnights', 'stay_service_dates', 'accrue_bed_days',
-                            'finalise_bed_days', 'daily_report')
+                            'local_midnights', 'local_date_existed', 'expected_bed_days',
+                            'reconcile_bed_days', 'accrue_bed_days', 'bed_day_horizon',
+                            'reconcile_bed_days_on_discharge', 'reconcile_bed_days_on_transfer',
+                            'daily_report')
         order by 1""", CLOCK_READS)
     assert [(r["proname"], r["volatility"], r["reads_clock"]) for r in found] == [
-        ("accrue_bed_days", "v", False), ("census_date", "i", False),
-        ("census_instant", "i", False), ("daily_report", "s", False),
-        ("finalise_bed_days", "v", False), ("local_date", "i", False),
+        ("accrue_bed_days", "v", False), ("bed_day_horizon", "s", False),
+        ("census_date", "i", False), ("census_instant", "i", False),
+        ("daily_report", "s", False), ("expected_bed_days", "s", False),
+        ("local_date", "i", False), ("local_date_existed", "i", False),
         ("local_day_start", "i", False), ("local_midnights", "i", False),
-        ("stay_service_dates", "i", False)]
+        ("reconcile_bed_days", "v", False), ("reconcile_bed_days_on_discharge", "v", False),
+        ("reconcile_bed_days_on_transfer", "v", False)]
     assert await value(database, "select 'select now()' ~* $1", CLOCK_READS)

@@ -184,18 +184,16 @@ async def build_site(api: Api, kit: TenantKit, code: str) -> Site:
 
 
 async def seed_bed_day(admin_url: str, site: Site) -> None:
-    """One bed-day charge of the site's admission, so billing tables hold rows to probe."""
+    """One bed-day charge of the site's admission, so billing tables hold rows to probe. No
+    request role may write one: the superuser does, as the ledger's functions would."""
     connection = await asyncpg.connect(admin_url)
     try:
-        async with claimed_transaction(
-            connection, tenant_admin(site.kit.tenant_id), "cli", OPERATOR_STATEMENT_TIMEOUT_MS
-        ) as session:
-            await session.execute("""
-                insert into app.bed_days (tenant_id, admission_id, facility_id, ward_id, bed_id,
-                                          service_date, rate, currency, accrued_at)
-                values ($1, $2, $3, $4, $5, current_date, 250.00, 'USD', now())""",
-                site.kit.tenant_id, site.uuid_of("Admission"), site.uuid_of("Facility"),
-                site.uuid_of("Ward"), site.uuid_of("Bed"))
+        await connection.execute("""
+            insert into app.bed_days (tenant_id, admission_id, facility_id, ward_id, bed_id,
+                                      service_date, census_at, rate, currency, accrued_at)
+            values ($1, $2, $3, $4, $5, current_date, now(), 250.00, 'USD', now())""",
+            site.kit.tenant_id, site.uuid_of("Admission"), site.uuid_of("Facility"),
+            site.uuid_of("Ward"), site.uuid_of("Bed"))
     finally:
         await connection.close()
 

@@ -342,6 +342,25 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def cmd_billing_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every tenant's ledger matches its stays, 1 when one differs, 2 when the
+    check cannot run."""
+    from wardgraph.ops.billing_verify import VerifyError, verify
+
+    target = _with_target(args)
+    try:
+        reports = asyncio.run(verify(target.require_admin(), args.tenant))
+    except VerifyError as error:
+        return _fail(str(error))
+    finally:
+        target.close()
+    for report in reports:
+        print(report.line())
+    differing = [r for r in reports if not r.matches]
+    print(f"{len(reports)} tenant(s) verified, {len(differing)} differ")
+    return 1 if differing else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wardgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -406,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="recompute each tenant's hash chain; exit 1 on the first broken link")
     audit_verify.add_argument("--tenant", metavar="SLUG", help="only this tenant")
     audit_verify.set_defaults(run=cmd_audit_verify)
+
+    billing = commands.add_parser("billing", help="bed-day billing").add_subparsers(
+        dest="action", required=True)
+    billing_verify = billing.add_parser(
+        "verify", help="recompute each admission's net charges from its stays; exit 1 on the "
+        "first difference")
+    billing_verify.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    billing_verify.set_defaults(run=cmd_billing_verify)
 
     operations = commands.add_parser(
         "operations", help="the allow-list of GraphQL operations (persisted queries)"

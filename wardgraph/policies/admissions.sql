@@ -22,8 +22,10 @@ grant update (bed_id, discharged_at, status, discharged_by) on app.admissions
 grant insert (tenant_id, admission_id, facility_id, patient_id, ward_id, bed_id, started_at)
     on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
 grant update (ended_at) on app.bed_stays to wg_admin, wg_clinician, wg_nurse;
--- The numbering trigger runs as the admitting role and upserts its facility's counter row.
-grant select, insert, update on app.admission_counters to wg_admin, wg_clinician, wg_nurse;
+-- No request role touches the counters, not even to read them: a counter written by hand
+-- could skip or repeat numbers. Only the numbering trigger below writes them, as
+-- wg_ledger_writer.
+grant select, insert, update on app.admission_counters to wg_ledger_writer;
 
 -- app.patient_is_visible() asked "can the caller see this patient" for the admissions and
 -- observations policies, as a function because the patients policies read app.admissions and
@@ -82,22 +84,21 @@ create policy bed_stays_history_is_closed on app.bed_stays as restrictive for up
     to wg_admin, wg_clinician, wg_nurse
     using (ended_at is null) with check (true);
 
-create policy admission_counters_same_tenant on app.admission_counters as restrictive
-    to wg_tenant
-    using (tenant_id = (select app.current_tenant_id()))
-    with check (tenant_id = (select app.current_tenant_id()));
-create policy admission_counters_admin_all on app.admission_counters to wg_admin
-    using (true) with check (true);
-create policy admission_counters_facility_staff on app.admission_counters
-    to wg_clinician, wg_nurse
-    using (facility_id = any ((select app.current_facility_ids())::uuid[]))
-    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
+-- The numbering trigger counts for the admission being inserted, whoever inserts it (the
+-- admitting role's own policies decide whether that admission may be written at all).
+create policy admission_counters_ledger_writer on app.admission_counters
+    to wg_ledger_writer using (true) with check (true);
 
 -- Numbers an admission <CODE>-<YYYY>-<NNNNNN>, YYYY being the facility-local year of admission.
 -- The counter row is upserted in the admitting transaction: its lock serialises concurrent
--- admissions of one facility-year, and a rollback returns the number (gapless, unlike a sequence).
+-- admissions of one facility-year, and a rollback returns the number (gapless, unlike a sequence):
+-- an admission refused afterwards (by a policy or a constraint) burns no number.
+-- SECURITY DEFINER, owned by wg_ledger_writer: no request role holds any privilege on the
+-- counters, so this trigger is the only way a number is taken. search_path pins pg_catalog and
+-- pg_temp (last), so nothing a caller creates stands in for a catalog object. An admission for
+-- a tenant other than the caller's claim is refused before its tenant's counter is touched.
 create or replace function app.assign_admission_number() returns trigger
-language plpgsql
+language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
@@ -108,7 +109,8 @@ declare
 begin
     select f.code, f.timezone into facility_code, facility_zone
     from app.facilities f where f.tenant_id = new.tenant_id and f.id = new.facility_id;
-    if not found then
+    if not found or new.tenant_id is distinct from
+                    coalesce(app.current_tenant_id(), new.tenant_id) then
         raise exception 'facility not found' using errcode = '23503',
             constraint = 'admissions_facility_visible';
     end if;
@@ -123,11 +125,17 @@ begin
     return new;
 end
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.assign_admission_number() owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
 create or replace trigger admissions_number
     before insert on app.admissions
     for each row execute function app.assign_admission_number();
 
-grant execute on function app.assign_admission_number() to wg_admin, wg_clinician, wg_nurse;
+grant execute on function app.assign_admission_number()
+    to wg_admin, wg_clinician, wg_nurse, wg_ledger_writer;
 
 -- At commit, an admission's stays must tile its time in hospital: the first begins at
 -- admission, each next one exactly where the previous ended, and the last is in the admission's

@@ -1,124 +1,273 @@
--- app.bed_days and app.bed_day_watermarks: bed-day charges, one per admission and
--- facility-local service date, and how far each facility's accrual has run. Billing reads and
--- accrues them; clinical roles add only the charges their discharges finalise, never read them.
+-- app.bed_days and app.bed_day_watermarks: the bed-day ledger, and how far each facility's
+-- accrual has run. Billing and administrators read them; no request role writes either. Only
+-- the functions below write them, as wg_ledger_writer.
 --
--- The rule (functions below; the local days are those of policies/local_days.sql):
---   * A stay is billed one bed-day for each facility-local midnight it spans: the census
---     instant that ends local date D bills D when started_at < census <= ended_at (an open stay
+-- The rule (the local days are those of policies/local_days.sql):
+--   * A stay is billed one bed-day for each facility-local census instant it spans: the
+--     midnight that ends local date D bills D when started_at < census <= ended_at (an open stay
 --     spans every census to come). Admitted at exactly 00:00, first billed at the next midnight;
 --     discharged at exactly 00:00, billed for the day that midnight ends. A transfer ends one
 --     stay where the next begins, so each census instant falls in exactly one stay: the day is
 --     charged at the daily rate of the ward the patient occupies at the midnight that ends it.
---   * An admission that spans no midnight at all is billed one bed-day, on its admission date,
---     at the rate of the ward it was discharged from.
+--   * One charge per census instant, not per calendar date: a date a zone skipped (Pacific/Apia,
+--     2011-12-30) has no midnight of its own and bills nothing; a midnight that came twice bills
+--     once. An admission that spans no midnight bills no bed-day (nothing was counted at any
+--     census), so a day's bed-days never exceed its census.
 --   * The rate is the ward's daily_rate when the charge is written, stored on the charge with
 --     the facility's currency; a later change of rate does not touch charges already written.
---   * The unique index bed_days_once_per_admission_day makes every writer idempotent (INSERT
---     ... ON CONFLICT DO NOTHING): accruing twice, or twice at once, or accruing a day a
---     discharge has already finalised, changes nothing.
+--
+-- The ledger (constraints in the 0007 migration): rows are only appended. A charge is +1
+-- bed-day; a reversal is -1 and cites the charge it cancels (same admission, date, census
+-- instant, ward, bed, rate and currency) and why. Per (admission, census instant) the net is 0
+-- or 1. Which charges stand for an admission is a function of its stays:
+--   * discharged: every census instant of its stays;
+--   * still in hospital: every census instant up to the facility's accrual watermark (the last
+--     date accrueBedDays ran through), and none after it.
+-- app.reconcile_bed_days() brings one admission's ledger in line with that: it reverses the
+-- standing charges its stays no longer call for (a back-dated discharge: nights after it; a
+-- back-dated transfer: nights now spent in another ward or bed) and appends the missing ones.
+-- Discharge, transfer, admission and accrual all end by calling it, so the rule holds after
+-- every committed change, and running it again changes nothing.
 alter table app.bed_days enable row level security;
 alter table app.bed_days force row level security;
 alter table app.bed_day_watermarks enable row level security;
 alter table app.bed_day_watermarks force row level security;
 
+-- Read only, for every request role: no INSERT, UPDATE or DELETE on the ledger or on the
+-- watermarks (a watermark moved by hand would bill nights that have not happened).
 grant select on app.bed_days to wg_admin, wg_billing, wg_partner;
-grant insert on app.bed_days to wg_admin, wg_billing, wg_clinician, wg_nurse;
-grant select, insert, update on app.bed_day_watermarks to wg_admin, wg_billing;
+grant select on app.bed_day_watermarks to wg_admin, wg_billing;
 
 create policy bed_days_same_tenant on app.bed_days as restrictive to wg_tenant
-    using (tenant_id = (select app.current_tenant_id()))
-    with check (tenant_id = (select app.current_tenant_id()));
-create policy bed_days_admin_all on app.bed_days to wg_admin
-    using (true) with check (true);
-create policy bed_days_billing_facility on app.bed_days to wg_billing
-    using (facility_id = any ((select app.current_facility_ids())::uuid[]))
-    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
--- Discharge finalises a stay's charges in the discharging transaction (the trigger below runs
--- as whoever discharges). Insert only: ON CONFLICT DO NOTHING without a conflict target needs
--- no SELECT, so the clinical roles write charges without being able to read any.
-create policy bed_days_discharge_finalises on app.bed_days for insert to wg_clinician, wg_nurse
-    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
--- ... and only the charges a discharge produces: for an admission already discharged, at the
--- daily rate of the charged ward, in the facility's currency. The foreign keys alone would let
--- a clinical role bill any admission of the tenant at any price.
-create policy bed_days_clinical_writes_discharge_charges on app.bed_days as restrictive
-    for insert to wg_clinician, wg_nurse
-    with check (
-        exists (select 1 from app.admissions a
-                where a.tenant_id = bed_days.tenant_id and a.id = bed_days.admission_id
-                  and a.facility_id = bed_days.facility_id and a.status = 'DISCHARGED')
-        and exists (select 1 from app.wards w
-                    where w.tenant_id = bed_days.tenant_id and w.id = bed_days.ward_id
-                      and w.daily_rate = bed_days.rate)
-        and exists (select 1 from app.facilities f
-                    where f.tenant_id = bed_days.tenant_id and f.id = bed_days.facility_id
-                      and f.currency = bed_days.currency));
+    using (tenant_id = (select app.current_tenant_id()));
+create policy bed_days_admin_reads on app.bed_days for select to wg_admin
+    using (true);
+create policy bed_days_billing_facility on app.bed_days for select to wg_billing
+    using (facility_id = any ((select app.current_facility_ids())::uuid[]));
 create policy bed_days_partner_needs_scope on app.bed_days for select to wg_partner
     using ((select app.has_scope('billing:read'))
            and facility_id = any ((select app.current_facility_ids())::uuid[]));
 
 create policy bed_day_watermarks_same_tenant on app.bed_day_watermarks as restrictive
     to wg_tenant
-    using (tenant_id = (select app.current_tenant_id()))
-    with check (tenant_id = (select app.current_tenant_id()));
-create policy bed_day_watermarks_admin_all on app.bed_day_watermarks to wg_admin
-    using (true) with check (true);
-create policy bed_day_watermarks_billing_facility on app.bed_day_watermarks to wg_billing
-    using (facility_id = any ((select app.current_facility_ids())::uuid[]))
-    with check (facility_id = any ((select app.current_facility_ids())::uuid[]));
+    using (tenant_id = (select app.current_tenant_id()));
+create policy bed_day_watermarks_admin_reads on app.bed_day_watermarks for select to wg_admin
+    using (true);
+create policy bed_day_watermarks_billing_facility on app.bed_day_watermarks for select
+    to wg_billing
+    using (facility_id = any ((select app.current_facility_ids())::uuid[]));
 
--- The service dates one bed stay is charged for, as a range: the local dates whose census
--- instant the stay spans (see app.local_midnights), counting only census instants up to
--- census_limit; or, for the last stay of an admission that spanned no midnight, its admission
--- date. An open stay of an admission being discharged ends at the discharge.
-create or replace function app.stay_service_dates(
-    started_at timestamptz, ended_at timestamptz, admitted_at timestamptz,
-    discharged_at timestamptz, zone text, census_limit timestamptz)
-returns daterange
-language plpgsql immutable parallel safe
+-- wg_ledger_writer runs only behind the functions below, which name the tenant of every row
+-- they touch: the tenant of the admission a trigger fired for, or the caller's tenant claim
+-- for an accrual. It is not a member of wg_tenant, so a discharge by the claim-less superuser
+-- (maintenance) is finalised too.
+grant select (tenant_id, id, facility_id, admitted_at, discharged_at, status)
+    on app.admissions to wg_ledger_writer;
+grant select (tenant_id, admission_id, facility_id, ward_id, bed_id, started_at, ended_at)
+    on app.bed_stays to wg_ledger_writer;
+grant select (tenant_id, id, code, timezone, currency) on app.facilities to wg_ledger_writer;
+grant select (tenant_id, id, daily_rate) on app.wards to wg_ledger_writer;
+grant select, insert on app.bed_days to wg_ledger_writer;
+grant select, insert, update on app.bed_day_watermarks to wg_ledger_writer;
+
+-- The ledger writer reads for the admission or facility its function was called for.
+create policy admissions_ledger_writer_reads on app.admissions for select
+    to wg_ledger_writer using (true);
+-- The ledger writer reads the stays of the admission its function was called for.
+create policy bed_stays_ledger_writer_reads on app.bed_stays for select
+    to wg_ledger_writer using (true);
+-- The ledger writer reads a facility's zone, currency and code for its functions.
+create policy facilities_ledger_writer_reads on app.facilities for select
+    to wg_ledger_writer using (true);
+-- The ledger writer reads the daily rate of the ward a charge is written for.
+create policy wards_ledger_writer_reads on app.wards for select
+    to wg_ledger_writer using (true);
+-- The ledger writer appends charges and reversals for the functions below, and reads the
+-- ledger to know what stands.
+create policy bed_days_ledger_writer_appends on app.bed_days
+    to wg_ledger_writer using (true) with check (true);
+-- The ledger writer advances a facility's watermark for app.accrue_bed_days().
+create policy bed_day_watermarks_ledger_writer on app.bed_day_watermarks
+    to wg_ledger_writer using (true) with check (true);
+
+-- Append-only for everyone, the table's owner and the ledger writer included: a correction
+-- is a reversal, never an edit. (Only a superuser can switch triggers off.)
+create or replace function app.refuse_bed_day_changes() returns trigger
+language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    first_day date := app.census_date(started_at, zone);
-    -- The first date whose census is after the end of the stay (or the limit).
-    end_day   date := app.census_date(
-        greatest(started_at, least(coalesce(ended_at, discharged_at, census_limit),
-                                   census_limit)), zone);
-    admission_day date;
 begin
-    if first_day = end_day and discharged_at <= census_limit
-       and (ended_at is null or ended_at = discharged_at) then
-        -- The last stay of a discharged admission, and it spans no midnight: nor did the
-        -- admission, if it began on the same day.
-        admission_day := case when admitted_at = started_at then first_day
-                              else app.census_date(admitted_at, zone) end;
-        if admission_day = end_day then
-            return daterange(admission_day, admission_day, '[]');
-        end if;
-    end if;
-    return daterange(first_day, end_day);
+    raise exception 'bed-day charges are a ledger: append a reversal instead of % ', tg_op
+        using errcode = '42501', constraint = 'bed_days_append_only';
 end
 $$;
+create or replace trigger bed_days_append_only
+    before update or delete on app.bed_days
+    for each row execute function app.refuse_bed_day_changes();
+create or replace trigger bed_days_no_truncate
+    before truncate on app.bed_days
+    for each statement execute function app.refuse_bed_day_changes();
 
--- accrueBedDays: writes a facility's bed-day charges for every local date up to and including
--- `through`, in one call, as the calling role (so under its RLS) with the request's clock as
--- census_limit. Refuses a `through` whose census instant is still to come at census_limit.
+-- The charges an admission's stays call for: one row per census instant one of its stays spans
+-- (app.local_midnights), with the ward and bed occupied then, counting census instants up to
+-- `horizon` only. An open stay of a discharged admission (the discharge is being written) ends
+-- at the discharge. Pass a finite horizon for an admission still in hospital.
+create or replace function app.expected_bed_days(tenant uuid, admission uuid,
+                                                 horizon timestamptz)
+returns table (service_date date, census_at timestamptz, ward_id uuid, bed_id uuid)
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select m.service_date, m.census_at, s.ward_id, s.bed_id
+    from app.admissions a
+    join app.facilities f on f.tenant_id = a.tenant_id and f.id = a.facility_id
+    join app.bed_stays s on s.tenant_id = a.tenant_id and s.admission_id = a.id
+    cross join lateral app.local_midnights(
+        s.started_at,
+        least(coalesce(s.ended_at, a.discharged_at, horizon), horizon),
+        f.timezone) m
+    where a.tenant_id = tenant and a.id = admission and s.started_at < horizon
+    order by m.census_at
+$$;
+
+-- Brings one admission's ledger in line with its stays (the rule in the file header): reverses,
+-- with reason `why`, each standing charge the stays do not call for, then charges each census
+-- instant that has no standing charge, at the ward's rate now, recorded at written_at. A NULL
+-- `why` appends only (accrual: nothing it finds standing is its to correct). For an admission
+-- still in hospital, counts census instants up to `horizon`, or further if charges already
+-- reach further (a charge is reversed only when the stays contradict it). Returns the charges
+-- appended and their total.
 --
--- Incremental: the facility's watermark row records the last date accrued, and a run charges
--- only later dates, from the stays that reach past the last census it covered. An admission
--- with no charge yet (entered back-dated after a run) is charged from its first day. What a
--- watermark can still skip (a back-dated stay that ended before the last run, of an admission
--- already charged) is charged when the admission is discharged: the discharge trigger below
--- writes every missing day of the admission.
+-- SECURITY DEFINER, owned by wg_ledger_writer, callable only by the other functions here: no
+-- request role may write a charge. search_path pins pg_catalog and pg_temp (last), so no
+-- object a caller creates can stand in for the catalog's.
+--
+-- Concurrent writers of one admission (an accrual and a discharge) take turns on a transaction
+-- lock keyed by the admission; the unique indexes of the ledger refuse anything that would
+-- still double a charge.
+create or replace function app.reconcile_bed_days(
+    tenant uuid, admission uuid, horizon timestamptz, written_at timestamptz,
+    why app.bed_day_reversal_reason)
+returns table (charges_created integer, amount numeric)
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    facility       uuid;
+    facility_money text;
+    discharged     timestamptz;
+    reach          timestamptz;
+    created        integer;
+    total          numeric;
+begin
+    perform pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('app.bed_days ' || admission::text, 0));
+    select a.facility_id, a.discharged_at, f.currency into facility, discharged, facility_money
+    from app.admissions a
+    join app.facilities f on f.tenant_id = a.tenant_id and f.id = a.facility_id
+    where a.tenant_id = tenant and a.id = admission;
+    if not found then
+        return query select 0, 0::numeric;
+        return;
+    end if;
+    if discharged is not null then
+        horizon := discharged;
+    else
+        select max(b.census_at) into reach from app.bed_days b
+        where b.tenant_id = tenant and b.admission_id = admission;
+        horizon := greatest(horizon, reach);
+        if horizon is null then
+            return query select 0, 0::numeric;
+            return;
+        end if;
+    end if;
+
+    if why is not null then
+        insert into app.bed_days (tenant_id, admission_id, facility_id, ward_id, bed_id,
+                                  service_date, census_at, rate, currency, accrued_at,
+                                  reverses_id, reason)
+        select b.tenant_id, b.admission_id, b.facility_id, b.ward_id, b.bed_id, b.service_date,
+               b.census_at, b.rate, b.currency, written_at, b.id, why
+        from app.bed_days b
+        where b.tenant_id = tenant and b.admission_id = admission and b.reverses_id is null
+          and not exists (select 1 from app.bed_days r
+                          where r.tenant_id = b.tenant_id and r.reverses_id = b.id)
+          and not exists (select 1 from app.expected_bed_days(tenant, admission, horizon) e
+                          where e.service_date = b.service_date and e.census_at = b.census_at
+                            and e.ward_id = b.ward_id and e.bed_id = b.bed_id)
+        order by b.census_at;
+    end if;
+
+    with written as (
+        insert into app.bed_days as b (tenant_id, admission_id, facility_id, ward_id, bed_id,
+                                       service_date, census_at, rate, currency, accrued_at,
+                                       follows_id)
+        select tenant, admission, facility, e.ward_id, e.bed_id, e.service_date, e.census_at,
+               w.daily_rate, facility_money, written_at,
+               -- The reversal that freed the slot, if it was charged before.
+               (select r.id from app.bed_days r
+                where r.tenant_id = tenant and r.admission_id = admission
+                  and r.service_date = e.service_date and r.census_at = e.census_at
+                  and r.reverses_id is not null
+                  and not exists (select 1 from app.bed_days c
+                                  where c.tenant_id = r.tenant_id and c.follows_id = r.id))
+        from app.expected_bed_days(tenant, admission, horizon) e
+        join app.wards w on w.tenant_id = tenant and w.id = e.ward_id
+        where not exists (
+            select 1 from app.bed_days s
+            where s.tenant_id = tenant and s.admission_id = admission
+              and s.census_at = e.census_at and s.reverses_id is null
+              and not exists (select 1 from app.bed_days r
+                              where r.tenant_id = s.tenant_id and r.reverses_id = s.id))
+        order by e.census_at
+        returning b.rate
+    )
+    select count(*)::integer, coalesce(sum(written.rate), 0) into created, total from written;
+    return query select created, total;
+end
+$$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.reconcile_bed_days(uuid, uuid, timestamptz, timestamptz,
+                                      app.bed_day_reversal_reason) owner to wg_ledger_writer;
+alter function app.expected_bed_days(uuid, uuid, timestamptz) owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
+
+-- The census instant of the facility's accrual watermark: the horizon up to which an admission
+-- still in hospital is charged. NULL before the first accrual.
+create or replace function app.bed_day_horizon(tenant uuid, facility uuid)
+returns timestamptz
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select app.census_instant(w.accrued_through, f.timezone)
+    from app.bed_day_watermarks w
+    join app.facilities f on f.tenant_id = w.tenant_id and f.id = w.facility_id
+    where w.tenant_id = tenant and w.facility_id = facility
+$$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.bed_day_horizon(uuid, uuid) owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
+
+-- accrueBedDays: charges every census instant up to the one that ends `through` for each
+-- admission of the facility still in hospital (discharged ones were finalised by their
+-- discharge), and advances the facility's watermark. Refuses a `through` whose census instant
+-- is still to come at census_limit (the request's clock; the function never reads now()).
+--
+-- SECURITY DEFINER, owned by wg_ledger_writer (see app.reconcile_bed_days): callable by
+-- wg_admin and wg_billing. It acts for the caller's tenant claim, and a billing caller only for
+-- a facility among its claims, as the ledger's read policies would let it see.
 --
 -- The watermark row is locked first, so two runs for one facility take turns and the second
--- finds the days charged; the unique index makes any other overlap (a discharge finalising the
--- same days) harmless. Rows are written in (admission, date) order, the same order the
--- discharge trigger writes them, so the two never wait on each other in a cycle.
+-- finds the nights charged. Idempotent: a second run appends nothing.
 create or replace function app.accrue_bed_days(facility uuid, through date,
                                                census_limit timestamptz)
 returns table (charges_created integer, amount numeric, currency text, bed_days integer)
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
@@ -127,13 +276,18 @@ declare
     zone            text;
     facility_money  text;
     accrued         date;
-    covered         timestamptz;  -- the census instant of the last date accrued
+    horizon         timestamptz;
     closes          timestamptz;  -- the census instant of `through`
-    created         integer;
-    total           numeric;
+    admission       uuid;
+    created         integer := 0;
+    total           numeric := 0;
+    step            record;
 begin
     select f.timezone, f.currency into zone, facility_money
-    from app.facilities f where f.tenant_id = tenant and f.id = facility;
+    from app.facilities f
+    where f.tenant_id = tenant and f.id = facility
+      and (app.current_request_role() = 'ADMIN'
+           or f.id = any (app.current_facility_ids()));
     if not found then
         raise exception 'facility not found' using errcode = '23503',
             constraint = 'bed_days_facility_visible';
@@ -151,93 +305,96 @@ begin
     from app.bed_day_watermarks w
     where w.tenant_id = tenant and w.facility_id = facility
     for update;
-    covered := app.census_instant(accrued, zone);
-
-    -- Materialized: each stay's dates are reckoned once, not once per use.
-    with stays as materialized (
-        select s.admission_id, s.ward_id, s.bed_id,
-               app.stay_service_dates(s.started_at, s.ended_at, a.admitted_at,
-                                      a.discharged_at, zone, census_limit)
-               * case when accrued is not null
-                           and exists (select 1 from app.bed_days b
-                                       where b.tenant_id = s.tenant_id
-                                         and b.admission_id = s.admission_id)
-                      then daterange(least(accrued + 1, through + 1), through + 1)
-                      else daterange(null, through + 1) end as dates
-        from app.bed_stays s
-        join app.admissions a on a.tenant_id = s.tenant_id and a.id = s.admission_id
-        where s.tenant_id = tenant and s.facility_id = facility
-          and s.started_at < closes
-          and (covered is null or s.ended_at is null or s.ended_at > covered)
-    ),
-    written as (
-        insert into app.bed_days as b (tenant_id, admission_id, facility_id, ward_id, bed_id,
-                                       service_date, rate, currency, accrued_at)
-        select tenant, stays.admission_id, facility, stays.ward_id, stays.bed_id,
-               lower(stays.dates) + step, w.daily_rate, facility_money, census_limit
-        from stays
-        join app.wards w on w.tenant_id = tenant and w.id = stays.ward_id
-        cross join lateral generate_series(0, upper(stays.dates) - lower(stays.dates) - 1)
-            as step
-        where not isempty(stays.dates)
-        order by stays.admission_id, lower(stays.dates) + step
-        on conflict (tenant_id, admission_id, service_date) do nothing
-        returning b.rate
-    )
-    select count(*)::integer, coalesce(sum(written.rate), 0) into created, total from written;
-
     update app.bed_day_watermarks w
     set accrued_through = greatest(w.accrued_through, through), accrued_at = census_limit
     where w.tenant_id = tenant and w.facility_id = facility;
+    horizon := app.census_instant(greatest(accrued, through), zone);
+
+    -- In admission order, the order every writer locks admissions in.
+    for admission in
+        select a.id from app.admissions a
+        where a.tenant_id = tenant and a.facility_id = facility and a.status = 'ACTIVE'
+          and a.admitted_at < horizon
+        order by a.id
+    loop
+        select * into step from app.reconcile_bed_days(tenant, admission, horizon,
+                                                        census_limit, null);
+        created := created + step.charges_created;
+        total := total + step.amount;
+    end loop;
 
     return query
     select created, total, facility_money,
-           (select count(*)::integer from app.bed_days b
+           (select coalesce(sum(b.units), 0)::integer from app.bed_days b
             where b.tenant_id = tenant and b.facility_id = facility
               and b.service_date = through);
 end
 $$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.accrue_bed_days(uuid, date, timestamptz) owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
 
-grant execute on function app.stay_service_dates(timestamptz, timestamptz, timestamptz,
-    timestamptz, text, timestamptz) to wg_admin, wg_billing, wg_clinician, wg_nurse;
-grant execute on function app.accrue_bed_days(uuid, date, timestamptz) to wg_admin, wg_billing;
-
--- Discharge finalises the admission's charges, in the database so that no path can forget it:
--- every day the admission spans that is not charged yet (or its one day, if it spanned no
--- midnight), whether or not an accrual ever ran. Runs as the discharging role, at the rates in
--- force now; the charges are dated by the discharge. The admission's last stay may still be
--- open here (the statement that closes it can come next): it ends at the discharge.
-create or replace function app.finalise_bed_days() returns trigger
-language plpgsql
+-- A discharge finalises the admission's charges in the discharging transaction, in the
+-- database so that no path can forget it: every night of its stays is charged, and a charge
+-- for a night after a back-dated discharge is reversed. Its last stay may still be open here
+-- (the statement that closes it comes next): it ends at the discharge. SECURITY DEFINER, owned
+-- by wg_ledger_writer: the discharging role has no grant on the ledger.
+create or replace function app.reconcile_bed_days_on_discharge() returns trigger
+language plpgsql security definer
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    zone           text;
-    facility_money text;
 begin
-    select f.timezone, f.currency into zone, facility_money
-    from app.facilities f where f.tenant_id = new.tenant_id and f.id = new.facility_id;
-    -- No ON CONFLICT target: naming one needs SELECT on the table, which clinical roles lack.
-    -- The only other unique key, the primary key, is a fresh uuid.
-    insert into app.bed_days (tenant_id, admission_id, facility_id, ward_id, bed_id,
-                              service_date, rate, currency, accrued_at)
-    select new.tenant_id, new.id, new.facility_id, s.ward_id, s.bed_id, lower(d.dates) + step,
-           w.daily_rate, facility_money, new.discharged_at
-    from app.bed_stays s
-    join app.wards w on w.tenant_id = s.tenant_id and w.id = s.ward_id
-    cross join lateral (
-        select app.stay_service_dates(s.started_at, s.ended_at, new.admitted_at,
-                                      new.discharged_at, zone, 'infinity') as dates) d
-    cross join lateral generate_series(0, upper(d.dates) - lower(d.dates) - 1) as step
-    where s.tenant_id = new.tenant_id and s.admission_id = new.id and not isempty(d.dates)
-    order by lower(d.dates) + step
-    on conflict do nothing;
+    perform app.reconcile_bed_days(new.tenant_id, new.id, new.discharged_at, new.discharged_at,
+                                   'discharge_backdated');
     return null;
 end
 $$;
-create or replace trigger admissions_finalise_bed_days
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.reconcile_bed_days_on_discharge() owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
+create or replace trigger admissions_reconcile_bed_days
     after update of status on app.admissions
     for each row when (old.status = 'ACTIVE' and new.status = 'DISCHARGED')
-    execute function app.finalise_bed_days();
+    execute function app.reconcile_bed_days_on_discharge();
 
-grant execute on function app.finalise_bed_days() to wg_admin, wg_clinician, wg_nurse;
+-- A new stay (an admission's first, or a transfer's) re-derives the admission's charges up to
+-- the facility's watermark: a transfer back-dated before accrued nights moves them to the new
+-- ward's rate (reversal and new charge); an admission entered back-dated behind the watermark
+-- is charged for the nights already accrued for everyone else. Stays written for an admission
+-- already discharged (maintenance, seeding) are left to the discharge rule. SECURITY DEFINER,
+-- owned by wg_ledger_writer, as above.
+create or replace function app.reconcile_bed_days_on_transfer() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if exists (select 1 from app.admissions a
+               where a.tenant_id = new.tenant_id and a.id = new.admission_id
+                 and a.status = 'ACTIVE') then
+        perform app.reconcile_bed_days(new.tenant_id, new.admission_id,
+                                       app.bed_day_horizon(new.tenant_id, new.facility_id),
+                                       new.started_at, 'transfer_backdated');
+    end if;
+    return null;
+end
+$$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.reconcile_bed_days_on_transfer() owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
+create or replace trigger bed_stays_reconcile_bed_days
+    after insert on app.bed_stays
+    for each row execute function app.reconcile_bed_days_on_transfer();
+
+-- The owner calls its own functions (the reset of policies/ revokes even the owner's EXECUTE).
+grant execute on function app.reconcile_bed_days(uuid, uuid, timestamptz, timestamptz,
+    app.bed_day_reversal_reason), app.expected_bed_days(uuid, uuid, timestamptz),
+    app.bed_day_horizon(uuid, uuid) to wg_ledger_writer;
+grant execute on function app.accrue_bed_days(uuid, date, timestamptz) to wg_admin, wg_billing;
+grant execute on function app.reconcile_bed_days_on_discharge(),
+    app.reconcile_bed_days_on_transfer() to wg_admin, wg_clinician, wg_nurse;

@@ -47,4 +47,4 @@ as $$ select scope = any (app.current_scopes()) $$;
 grant execute on function app.current_tenant_id(), app.current_user_id(),
     app.current_partner_token_id(), app.current_facility_ids(), app.current_scopes(),
     app.has_scope(text), app.is_known_time_zone(text)
-    to wg_tenant, wg_authenticator;
+    to wg_tenant, wg_authenticator, wg_ledger_writer;

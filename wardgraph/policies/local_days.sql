@@ -78,20 +78,36 @@ $$;
 -- first counted at the next one; a stay that ends exactly at one is counted at it. So when one
 -- stay ends and the next begins at the same instant (a transfer), each census instant falls in
 -- exactly one of them. For a stay still open, pass the instant to count up to as ended_at.
+-- One row per census instant, not per calendar date: a date the zone skipped lasts no time and
+-- shares its census instant with the date before it, which alone is listed (the midnight that
+-- ended Pacific/Apia's 2011-12-29 is 2011-12-31 00:00 there, and 2011-12-30 had none).
 create or replace function app.local_midnights(started_at timestamptz, ended_at timestamptz,
                                                zone text)
 returns table (service_date date, census_at timestamptz)
 language sql immutable strict parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
-    select span.first_day + step, app.census_instant(span.first_day + step, zone)
+    select day.service_date, day.census_at
     from (select app.census_date(started_at, zone) as first_day,
                  app.census_date(greatest(started_at, ended_at), zone) as end_day) as span
     cross join lateral generate_series(0, span.end_day - span.first_day - 1) as step
+    cross join lateral (
+        select span.first_day + step as service_date,
+               app.local_day_start(span.first_day + step, zone) as starts,
+               app.census_instant(span.first_day + step, zone) as census_at) as day
+    where day.starts < day.census_at
     order by 1
 $$;
 
+-- Whether a local date happened in a zone at all (it lasted some time): false only for a date
+-- the clocks skipped, such as Pacific/Apia's 2011-12-30.
+create or replace function app.local_date_existed(day date, zone text) returns boolean
+language sql immutable strict parallel safe
+set search_path = pg_catalog
+as $$ select app.local_day_start(day, zone) < app.census_instant(day, zone) $$;
+
 grant execute on function app.local_date(timestamptz, text),
     app.local_day_start(date, text), app.census_instant(date, text),
-    app.census_date(timestamptz, text), app.local_midnights(timestamptz, timestamptz, text)
-    to wg_tenant;
+    app.census_date(timestamptz, text), app.local_midnights(timestamptz, timestamptz, text),
+    app.local_date_existed(date, text)
+    to wg_tenant, wg_ledger_writer;

@@ -17,14 +17,14 @@ language sql stable parallel safe
 set search_path = pg_catalog, pg_temp
 as $$ select nullif(current_setting('wg.role', true), '') $$;
 
-grant execute on function app.current_request_role() to wg_reporter;
+grant execute on function app.current_request_role() to wg_reporter, wg_ledger_writer;
 
 grant select (tenant_id, id, timezone, currency) on app.facilities to wg_reporter;
 grant select (tenant_id, id, facility_id, admitted_at, discharged_at)
     on app.admissions to wg_reporter;
 grant select (tenant_id, admission_id, facility_id, started_at, ended_at)
     on app.bed_stays to wg_reporter;
-grant select (tenant_id, facility_id, service_date, rate) on app.bed_days to wg_reporter;
+grant select (tenant_id, facility_id, service_date, rate, units) on app.bed_days to wg_reporter;
 grant select (tenant_id, facility_id, recorded_at) on app.observations to wg_reporter;
 grant select (tenant_id, facility_id, raised_at) on app.escalations to wg_reporter;
 
@@ -58,12 +58,15 @@ create policy escalations_reporter_counts_for_caller on app.escalations for sele
 -- One row per local date from first_day to last_day (at most 366 dates), in date order, even
 -- on the 23- and 25-hour days:
 --   census        stays spanning the census instant that ends the date (app.local_midnights'
---                 rule); NULL while that instant is after as_of: the night is still to come
+--                 rule); NULL while that instant is after as_of: the night is still to come;
+--                 NULL too for a date the zone skipped (Pacific/Apia 2011-12-30), which had
+--                 no midnight of its own: its row is present, every count 0
 --   admissions, discharges, transfers, observations, escalations
 --                 events whose instant falls in the date (app.census_date)
---   bed_days      charges with the date as service date, however written (accrual or
---                 discharge); revenue their total in the facility's currency, NULL unless the
---                 caller may see money (ADMIN, BILLING, a partner holding billing:read too)
+--   bed_days      the ledger's net bed-days with the date as service date (charges minus
+--                 reversals, however written); revenue their net total in the facility's
+--                 currency, NULL unless the caller may see money (ADMIN, BILLING, a partner
+--                 holding billing:read too). Never more than census: a charge is one census.
 -- Callers: ADMIN, BILLING, CLINICIAN, and partners holding reports:read; as_of is the
 -- request's clock (the function never reads now()). SECURITY DEFINER: see the file header.
 create or replace function app.daily_report(facility uuid, first_day date, last_day date,
@@ -106,7 +109,7 @@ begin
     return query
     with dates as (
         select first_day + step as report_date, app.census_instant(first_day + step, zone)
-               as census_at
+               as census_at, app.local_date_existed(first_day + step, zone) as existed
         from generate_series(0, last_day - first_day) as step
     ),
     occupied as (
@@ -125,34 +128,34 @@ begin
     ),
     events as (
         select app.census_date(a.admitted_at, zone) as report_date, 'admission' as kind,
-               null::numeric as amount
+               null::numeric as amount, null::integer as units
         from app.admissions a
         where a.tenant_id = tenant and a.facility_id = facility
           and a.admitted_at >= opens and a.admitted_at < closes
         union all
-        select app.census_date(a.discharged_at, zone), 'discharge', null
+        select app.census_date(a.discharged_at, zone), 'discharge', null, null
         from app.admissions a
         where a.tenant_id = tenant and a.facility_id = facility and a.admitted_at < closes
           and a.discharged_at >= opens and a.discharged_at < closes
         union all
         -- A stay that begins after its admission did is a transfer into its bed.
-        select app.census_date(s.started_at, zone), 'transfer', null
+        select app.census_date(s.started_at, zone), 'transfer', null, null
         from app.bed_stays s
         join app.admissions a on a.tenant_id = s.tenant_id and a.id = s.admission_id
         where s.tenant_id = tenant and s.facility_id = facility
           and s.started_at >= opens and s.started_at < closes and s.started_at > a.admitted_at
         union all
-        select b.service_date, 'bed_day', b.rate
+        select b.service_date, 'bed_day', b.units * b.rate, b.units
         from app.bed_days b
         where b.tenant_id = tenant and b.facility_id = facility
           and b.service_date between first_day and last_day
         union all
-        select app.census_date(o.recorded_at, zone), 'observation', null
+        select app.census_date(o.recorded_at, zone), 'observation', null, null
         from app.observations o
         where o.tenant_id = tenant and o.facility_id = facility
           and o.recorded_at >= opens and o.recorded_at < closes
         union all
-        select app.census_date(e.raised_at, zone), 'escalation', null
+        select app.census_date(e.raised_at, zone), 'escalation', null, null
         from app.escalations e
         where e.tenant_id = tenant and e.facility_id = facility
           and e.raised_at >= opens and e.raised_at < closes
@@ -162,7 +165,8 @@ begin
                count(*) filter (where e.kind = 'admission')::integer as admitted,
                count(*) filter (where e.kind = 'discharge')::integer as discharged,
                count(*) filter (where e.kind = 'transfer')::integer as transferred,
-               count(*) filter (where e.kind = 'bed_day')::integer as charged,
+               coalesce(sum(e.units) filter (where e.kind = 'bed_day'), 0)::integer
+                   as charged,
                coalesce(sum(e.amount) filter (where e.kind = 'bed_day'), 0) as charged_amount,
                count(*) filter (where e.kind = 'observation')::integer as observed,
                count(*) filter (where e.kind = 'escalation')::integer as escalated
@@ -170,7 +174,7 @@ begin
         group by e.report_date
     )
     select d.report_date,
-           case when d.census_at <= as_of then coalesce(o.stays, 0) end,
+           case when d.census_at <= as_of and d.existed then coalesce(o.stays, 0) end,
            coalesce(c.admitted, 0), coalesce(c.discharged, 0), coalesce(c.transferred, 0),
            coalesce(c.charged, 0),
            case when sees_money then coalesce(c.charged_amount, 0) end,

@@ -15,6 +15,9 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+--   wg_ledger_writer owns the functions that write the bed-day ledger (charges and reversals,
+--                    derived from the stays), the accrual watermarks and the admission-number
+--                    counters: the only writer of money and of gapless numbers.
 --   wg_news2_scorer  owns app.spo2_scale_for_recording(), which gives whoever records vital
 --                    signs the patient's SpO2 scale to score them on, without the column.
 -- The one list of wardgraph's roles, in the order the access matrix shows them: the
@@ -25,7 +28,7 @@ create or replace function platform.wardgraph_roles() returns text[]
     as $fn$ select array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                          'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
                          'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
-                         'wg_news2_scorer', 'wg_api']::text[] $fn$;
+                         'wg_news2_scorer', 'wg_ledger_writer', 'wg_api']::text[] $fn$;
 
 do $roles$
 declare
@@ -91,7 +94,7 @@ begin
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
                              'wg_query_registry', 'wg_admission_tracker', 'wg_news2_scorer',
-                             'wg_admin']
+                             'wg_ledger_writer', 'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
             execute format('grant %I to current_user', r);

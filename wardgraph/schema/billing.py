@@ -17,9 +17,11 @@ Info = strawberry.Info[RequestContext, None]
 
 
 @strawberry.type(description="What one accrueBedDays run did. A stay is billed one bed-day per "
-                 "facility-local midnight it spans (started_at < midnight <= ended_at), at the "
-                 "daily rate of the ward the patient occupies at that midnight; an admission "
-                 "that spans no midnight is billed one bed-day on its admission date. Running "
+                 "facility-local census instant (midnight) it spans (started_at < midnight <= "
+                 "ended_at), at the daily rate of the ward the patient occupies at that "
+                 "midnight: a date the zone skipped bills nothing, a midnight that came twice "
+                 "bills once, and an admission that spans no midnight bills no bed-day. Charges "
+                 "are a ledger: a back-dated discharge or transfer appends reversals. Running "
                  "again, or twice at once, writes nothing more.")
 class AccrualResult:
     facility_id: strawberry.Private[UUID]
@@ -29,9 +31,10 @@ class AccrualResult:
                                             "days not charged before (0 when run again).")
     amount: Money = strawberry.field(description="The total of the charges this run wrote, in "
                                      "the facility's currency.")
-    bed_days: int = strawberry.field(description="Bed-day charges on the books for the date "
-                                     "`through` after this run, however written (this run, an "
-                                     "earlier one, or a discharge).")
+    bed_days: int = strawberry.field(description="Net bed-days on the books for the date "
+                                     "`through` after this run (charges minus reversals), "
+                                     "however written (this run, an earlier one, a discharge or "
+                                     "a transfer).")
 
     @strawberry.field(description="The facility accrued.")
     async def facility(self, info: Info) -> Facility:

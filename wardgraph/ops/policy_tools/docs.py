@@ -43,6 +43,9 @@ ROLE_SENTENCES: dict[str, str] = {
     "wg_news2_scorer": "Owns app.spo2_scale_for_recording(), which gives whoever records vital "
                        "signs (a nurse, a clinician, a partner with observations:write) the "
                        "patient's SpO2 scale to score them on; no request runs as it.",
+    "wg_ledger_writer": "Owns the functions that write the bed-day ledger (charges and "
+                        "reversals derived from the stays), the accrual watermarks and the "
+                        "admission-number counters; no request runs as it.",
     "wg_api": "The API's login role: owns and reads nothing itself (NOINHERIT) and can only "
               "become one of the request roles, one transaction at a time.",
     "wg_tenant": "The group of every role that acts inside one tenant: the restrictive "

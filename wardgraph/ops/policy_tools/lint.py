@@ -25,6 +25,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     # Adds an admission's facility to its patient through app.track_admitted_facilities(), for
     # whoever admits, the claim-less superuser included.
     "wg_admission_tracker",
+    # Writes the bed-day ledger and the admission counters through its SECURITY DEFINER
+    # functions, which name the tenant of every row, for whoever admits or discharges.
+    "wg_ledger_writer",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
