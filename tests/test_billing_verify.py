@@ -25,7 +25,7 @@ def billing_verify(database: DatabaseUnderTest, *args: str,
                    admin_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WARDGRAPH_DATABASE_URL": database.api_url,
            "WARDGRAPH_ADMIN_DATABASE_URL": admin_url or database.admin_url}
-    return subprocess.run([sys.executable, "-m", "wardgraph.cli", "billing", "verify", *args],
+    return subprocess.run([sys.executable, "-m", "wardgraph.ops.cli", "billing", "verify", *args],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 

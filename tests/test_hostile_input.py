@@ -202,16 +202,16 @@ def test_date_range_edges(value: date, allowed: bool) -> None:
 
 
 @pytest.mark.parametrize(("value", "allowed"), [
-    pytest.param(datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), False, id="just-before-2000"),
-    pytest.param(datetime(2000, 1, 1, tzinfo=UTC), True, id="2000-01-01"),
+    pytest.param(datetime(1899, 12, 31, 23, 59, 59, tzinfo=UTC), False, id="just-before-1900"),
+    pytest.param(datetime(1900, 1, 1, tzinfo=UTC), True, id="1900-01-01"),
     pytest.param(datetime(1, 1, 1, tzinfo=UTC), False, id="0001-01-01"),
 ])
-def test_business_instants_start_in_2000(value: datetime, allowed: bool) -> None:
+def test_business_instants_start_in_1900(value: datetime, allowed: bool) -> None:
     now = datetime(2025, 3, 1, tzinfo=UTC)
     if allowed:
         assert input_rules.business_instant("at", value, now) == value
     else:
-        with pytest.raises(Exception, match="before 2000"):
+        with pytest.raises(Exception, match="before 1900"):
             input_rules.business_instant("at", value, now)
 
 
@@ -266,7 +266,7 @@ async def test_admission_and_observation_at_year_one_are_validation_failed(
                                                    "field": "recordedAt"}
 
 
-async def test_observation_recorded_in_1999_is_refused_and_stores_nothing(
+async def test_observation_recorded_in_1899_is_refused_and_stores_nothing(
     api: Api, tenant: TenantKit,
 ) -> None:
     facility = tenant.facilities["DHK"]
@@ -276,7 +276,7 @@ async def test_observation_recorded_in_1999_is_refused_and_stores_nothing(
         "mutation($i: RecordObservationInput!) { recordObservation(input: $i) { id } }",
         {"i": {"patientId": patient, "respirationRate": 16, "spo2": 97, "onOxygen": False,
                "systolicBp": 120, "pulse": 70, "consciousness": "ALERT", "temperature": 37.0,
-               "recordedAt": "1999-12-31T23:59:59Z"}}, nurse)
+               "recordedAt": "1899-12-31T23:59:59Z"}}, nurse)
     assert body["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED",
                                                "field": "recordedAt"}
     assert (body.get("data") or {}).get("recordObservation") is None

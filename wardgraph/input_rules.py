@@ -20,10 +20,12 @@ from wardgraph import errors
 DATE_RANGE = (date(1900, 1, 1), date(2200, 12, 31))
 INSTANT_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 12, 31, 23, 59, 59,
                                                             tzinfo=UTC))
-# Nothing a ward records live happened before electronic records existed; anything earlier is
-# a typo (0001 for 2001) or a probe.
-BUSINESS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-EARLIEST_TEXT = "2000-01-01T00:00:00Z"
+# The floor of every stored business instant: the start of the instant range. Histories entered
+# from older records reach back decades (and the awkward zone changes the local-day rules are
+# proven on, such as Kathmandu's +05:45 of 1986); anything before 1900 is a typo (0001 for 2001)
+# or a probe, and never reaches the database as -infinity.
+BUSINESS_EARLIEST = INSTANT_RANGE[0]
+EARLIEST_TEXT = "1900-01-01T00:00:00Z"
 # How far ahead of the server's clock a given time may be: a ward tablet's clock drifts, but an
 # admission or an observation cannot be recorded before it happens.
 FUTURE_SKEW = timedelta(minutes=5)

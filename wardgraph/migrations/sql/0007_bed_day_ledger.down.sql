@@ -1,3 +1,9 @@
+-- A downgrade removes what its upgrade added, data included: it is for backing a release out
+-- before anything depends on it, never for a live system in use. It rewrites app.bed_days under
+-- an ACCESS EXCLUSIVE lock, as the upgrade does: see 0007_bed_day_ledger.up.sql for how to run
+-- that safely.
+-- squawk-ignore-file ban-drop-column, ban-drop-function, ban-drop-constraint, ban-drop-type, require-concurrent-index-deletion, constraint-missing-not-valid, disallowed-unique-constraint
+
 -- Back to one row per admission and date. The ledger's triggers and functions come from this
 -- release's policy files, which an earlier release's files do not know: drop them first. A
 -- reversed charge and its reversal net to nothing, so both go; what remains is one charge per

@@ -10,6 +10,18 @@
 -- census instant opens at most one slot per admission (a date that never existed shares its
 -- census instant with the date before it, and cannot be charged beside it).
 
+-- LONG EXCLUSIVE LOCK. Adding the ledger's columns (one of them stored and generated) rewrites
+-- app.bed_days, and its constraints and indexes are validated and built in the same transaction
+-- (NOT VALID and CONCURRENTLY cannot serve here: the constraints must hold for every existing
+-- row the moment the release runs, and CONCURRENTLY cannot run in a transaction). Discharges,
+-- transfers and accruals wait until the migration commits, for a time that grows with the
+-- number of charges. How to run it safely: at a quiet hour, with the API left running
+-- (`wardgraph migrate` waits at most WARDGRAPH_MIGRATION_LOCK_TIMEOUT for the lock, then fails
+-- and can be retried); time it first on a restored copy (`wardgraph migrate --sql --from
+-- 0006_admitted_facilities` prints exactly what runs). The two functions dropped are the
+-- earlier release's, which only its own trigger called.
+-- squawk-ignore-file adding-field-with-default, adding-not-nullable-field, ban-drop-constraint, ban-drop-function, constraint-missing-not-valid, disallowed-unique-constraint, adding-foreign-key-constraint, require-concurrent-index-creation
+
 -- The earlier release's discharge trigger inserted charges as the discharging role and derived
 -- service dates per calendar date; app.reconcile_bed_days() (policies/bed_days.sql) replaces
 -- both.
