@@ -59,9 +59,7 @@ begin
     end if;
     select string_agg(rolname, ', ' order by rolname) into missing
     from pg_catalog.pg_roles
-    where rolname in ('wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
-                      'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                      'wg_reporter', 'wg_query_registry', 'wg_admission_tracker', 'wg_api')
+    where rolname = any (platform.wardgraph_roles())
       and not pg_catalog.pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION');
     if missing is not null then
         raise exception 'the roles % exist already and % cannot grant them', missing, current_user
