@@ -31,7 +31,7 @@ def coding(system: str, code: str, display: str) -> dict[str, str]:
 
 
 def concept(*codings: dict[str, str], text: str | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {"coding": list(codings)}
+    found: dict[str, Any] = {"coding": list(codings)} if codings else {}
     if text is not None:
         found["text"] = text
     return found

@@ -21,8 +21,10 @@ from wardgraph.server.fhir import codes
 
 Resource = dict[str, Any]
 
-# R4's vital-signs profile, which every vital-sign Observation here claims.
+# R4's vital-signs profile, claimed by the signs whose LOINC code its value set holds; air or
+# oxygen and ACVPU are NEWS2's own, coded in SNOMED CT, so they claim only the category.
 VITAL_SIGNS_PROFILE = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+UNPROFILED = {"o2", "acvpu"}
 
 
 def instant(moment: datetime) -> str:
@@ -115,7 +117,7 @@ def _sign(row: asyncpg.Record, kind: str, code: dict[str, Any],
     return {
         "resourceType": "Observation",
         "id": observation_id(row["id"], kind),
-        "meta": {"profile": [VITAL_SIGNS_PROFILE]},
+        **({} if kind in UNPROFILED else {"meta": {"profile": [VITAL_SIGNS_PROFILE]}}),
         "status": "final",
         "category": [codes.VITAL_SIGNS_CATEGORY],
         "code": code,
