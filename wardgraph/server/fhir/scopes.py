@@ -30,7 +30,3 @@ SCOPES = (
 
 SMART_OF = {scope.partner_scope: scope.smart for scope in SCOPES}
 
-
-def smart_scopes(partner_scopes: tuple[str, ...]) -> list[str]:
-    """The SMART scopes a partner token's scopes amount to."""
-    return [SMART_OF[scope] for scope in partner_scopes if scope in SMART_OF]
