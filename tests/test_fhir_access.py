@@ -167,6 +167,19 @@ async def test_bad_search_parameters_get_400_operation_outcomes(
     assert response.json()["issue"][0]["code"] in ("invalid", "not-supported")
 
 
+@pytest.mark.parametrize(("method", "path"), [
+    pytest.param("GET", "/fhir/Condition", id="unknown-type"),
+    pytest.param("PUT", "/fhir/Observation/x-rr", id="update"),
+    pytest.param("DELETE", "/fhir/Patient/x", id="delete"),
+])
+async def test_what_is_not_served_answers_an_operation_outcome(
+    api: Api, method: str, path: str
+) -> None:
+    response = await api.client.request(method, path)
+    assert response.status_code == 404
+    assert response.json()["issue"][0]["code"] == "not-supported"
+
+
 RATE = 3
 
 

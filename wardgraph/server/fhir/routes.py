@@ -23,6 +23,7 @@ from wardgraph.resolvers import admissions, observations, patients
 from wardgraph.server.fhir import bundles, codes, lookups, recordings, resources, search
 from wardgraph.server.fhir.capability import capability_statement
 from wardgraph.server.fhir.exchange import Answer, Handler, fhir_response, json_body, serve
+from wardgraph.server.fhir.outcomes import NOT_SUPPORTED, outcome
 
 PAGE_KIND = "fhir-observations"
 
@@ -210,6 +211,13 @@ async def transaction(context: RequestContext, request: Request) -> Answer:
     return Answer(bundles.transaction_response(base_of(request), answered, created(context)))
 
 
+async def not_served(request: Request) -> Response:
+    """Any other path or method under /fhir: an OperationOutcome, as every FHIR answer is."""
+    return fhir_response(Answer(outcome(
+        NOT_SUPPORTED, f"{request.method} {request.url.path} is not served here; "
+        "GET /fhir/metadata lists what is"), 404))
+
+
 def fhir_routes() -> list[BaseRoute]:
     """The routes to mount at the app's root: POST /fhir (the transaction) and /fhir/..."""
     return [
@@ -227,4 +235,6 @@ def fhir_interactions() -> list[BaseRoute]:
         Route("/Observation", route(search_observations), methods=["GET"]),
         Route("/Observation", route(create_observation), methods=["POST"]),
         Route("/Observation/{id}", route(read_observation), methods=["GET"]),
+        Route("/{anything:path}", not_served,
+              methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
