@@ -174,3 +174,41 @@ async def test_a_body_that_is_not_a_json_resource_gets_400(api: Api, ward: Ward)
     assert issue_code(response) == "VALIDATION_FAILED"
     single = await post(api, "/fhir/Observation", ward.nurse, {"resourceType": "Patient"})
     assert single.status_code == 400
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param([], id="array"),
+    pytest.param({"resourceType": "Bundle", "type": "transaction", "entry": 5}, id="entry-int"),
+    pytest.param({"resourceType": "Bundle", "type": "transaction", "entry": [5]},
+                 id="entry-item-int"),
+    pytest.param({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "Observation"},
+         "resource": {"resourceType": "Observation", "code": {"coding": 7},
+                      "component": 3}}]}, id="coding-and-component-ints"),
+    pytest.param({"resourceType": "Bundle", "type": "transaction", "identifier": "x",
+                  "entry": []}, id="identifier-string"),
+])
+async def test_hostile_transaction_bodies_get_400_never_500(
+    api: Api, ward: Ward, body: Any
+) -> None:
+    response = await post(api, "/fhir", ward.nurse, body)
+    assert response.status_code == 400, response.text
+    assert issue_code(response) == "VALIDATION_FAILED"
+
+
+@pytest.mark.parametrize("changes", [
+    pytest.param({"component": 3}, id="component-int"),
+    pytest.param({"identifier": {"value": "x"}}, id="identifier-not-a-list"),
+    pytest.param({"identifier": [{"value": 5}]}, id="identifier-value-int"),
+    pytest.param({"subject": {"reference": "Patient/not-a-uuid"}}, id="subject-not-a-uuid"),
+    pytest.param({"effectiveDateTime": "yesterday"}, id="time-not-an-instant"),
+    pytest.param({"effectiveDateTime": "1999-12-31T23:00:00Z"}, id="time-before-2000"),
+])
+async def test_hostile_panels_get_400_never_500(
+    api: Api, ward: Ward, changes: dict[str, Any]
+) -> None:
+    panel = {**vital_signs_panel(str(uuid_of(ward.patient)), AT, RED), **changes}
+    with freeze_time(NOW, real_asyncio=True):
+        response = await post(api, "/fhir/Observation", ward.nurse, panel)
+    assert response.status_code == 400, response.text
+    assert issue_code(response) == "VALIDATION_FAILED"

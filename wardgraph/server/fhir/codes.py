@@ -111,12 +111,17 @@ BED_TYPE = concept(coding(LOCATION_TYPE, "bd", "Bed"))
 NOT_RECORDED = concept(coding(DATA_ABSENT_REASON, "not-asked", "Not Asked"))
 
 
+def listed(value: object) -> list[Any]:
+    """A JSON array a client sent, or nothing: anything else in its place holds no element."""
+    return value if isinstance(value, list) else []
+
+
 def codes_of(value: object) -> set[tuple[str, str]]:
     """The (system, code) pairs of a CodeableConcept a client sent."""
     if not isinstance(value, dict):
         return set()
     found = set()
-    for one in value.get("coding") or ():
+    for one in listed(value.get("coding")):
         if isinstance(one, dict) and isinstance(one.get("code"), str):
             found.add((str(one.get("system", "")), one["code"]))
     return found

@@ -86,7 +86,7 @@ def read_sign(element: dict[str, Any], found: dict[str, Any]) -> None:
         if not code & known:
             continue
         if sign == "blood_pressure":
-            for component in element.get("component") or ():
+            for component in codes.listed(element.get("component")):
                 if isinstance(component, dict):
                     read_sign(component, found)
         elif sign == "consciousness":
@@ -148,7 +148,7 @@ def recording(resources: list[dict[str, Any]], key: str | None) -> Recording:
     found: dict[str, Any] = {}
     for resource in resources:
         if codes.codes_of(resource.get("code")) & {VITAL_SIGNS_PANEL}:
-            for component in resource.get("component") or ():
+            for component in codes.listed(resource.get("component")):
                 if isinstance(component, dict):
                     read_sign(component, found)
         else:
