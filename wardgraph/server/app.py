@@ -1,4 +1,5 @@
-"""The Starlette app: /graphql (+ GraphiQL and subscriptions), /healthz, /readyz, /metrics."""
+"""The Starlette app: /graphql (+ GraphiQL and subscriptions), /fhir, /healthz, /readyz,
+/metrics."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from wardgraph.pipeline.limits import BodySizeLimit
 from wardgraph.pipeline.persisted import PersistedQueryStore
 from wardgraph.schema import build_schema
 from wardgraph.server.errors import format_error
+from wardgraph.server.fhir.routes import fhir_routes
 from wardgraph.server.live import (
     AlertHub,
     LiveTransport,
@@ -347,6 +349,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(metrics)),
+            *fhir_routes(),
         ],
         middleware=middleware_for(settings, metrics),
         lifespan=lifespan,
