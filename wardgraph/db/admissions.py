@@ -95,6 +95,8 @@ returning {ADMISSION_COLUMNS}
 # The one-active-per-bed and per-patient indexes refuse it if the bed or the patient has been
 # taken since, and the exclusion constraints if they were taken and left again meanwhile. The
 # bed-day trigger (policies/bed_days.sql) fires once the statement is done, with the stay open.
+# (A data-modifying WITH runs to completion whether or not the query reads it: last_stay need
+# not be selected.)
 UNDO_DISCHARGE = f"""
 with discharged as (
     select a.tenant_id, a.id, a.discharged_at from app.admissions a
@@ -111,7 +113,7 @@ with discharged as (
     where s.tenant_id = r.tenant_id and s.admission_id = r.id and s.ended_at = d.discharged_at
     returning s.id
 )
-select {ADMISSION_COLUMNS}, (select count(*) from last_stay) as stays_reopened from reopened
+select {ADMISSION_COLUMNS} from reopened
 """
 
 # The stays-cover-the-admission check is deferred to commit (an admission and its first stay are
