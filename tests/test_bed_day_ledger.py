@@ -316,7 +316,8 @@ async def test_the_ledger_functions_run_as_the_ledger_writer_with_a_pinned_searc
         order by 1""")
     assert [r["proname"] for r in found] == [
         "accrue_bed_days", "assign_admission_number", "reconcile_bed_days",
-        "reconcile_bed_days_on_discharge", "reconcile_bed_days_on_transfer"]
+        "reconcile_bed_days_on_discharge", "reconcile_bed_days_on_transfer",
+        "reconcile_bed_days_on_undo"]
     assert {tuple(r["proconfig"]) for r in found} == {("search_path=pg_catalog, pg_temp",)}
 
 

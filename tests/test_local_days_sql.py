@@ -289,6 +289,7 @@ async def test_day_functions_never_read_the_database_clock(
                             'local_midnights', 'local_date_existed', 'expected_bed_days',
                             'reconcile_bed_days', 'accrue_bed_days', 'bed_day_horizon',
                             'reconcile_bed_days_on_discharge', 'reconcile_bed_days_on_transfer',
+                            'reconcile_bed_days_on_undo',
                             'daily_report')
         order by 1""", CLOCK_READS)
     assert [(r["proname"], r["volatility"], r["reads_clock"]) for r in found] == [
@@ -298,5 +299,6 @@ async def test_day_functions_never_read_the_database_clock(
         ("local_date", "i", False), ("local_date_existed", "i", False),
         ("local_day_start", "i", False), ("local_midnights", "i", False),
         ("reconcile_bed_days", "v", False), ("reconcile_bed_days_on_discharge", "v", False),
-        ("reconcile_bed_days_on_transfer", "v", False)]
+        ("reconcile_bed_days_on_transfer", "v", False),
+        ("reconcile_bed_days_on_undo", "v", False)]
     assert await value(database, "select 'select now()' ~* $1", CLOCK_READS)

@@ -30,6 +30,7 @@ from tests.serving import (
 from wardgraph import ids
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.auth.tokens import decode_user_token, issue_user_token
+from wardgraph.config import Limits
 from wardgraph.db.alerts import fetch_alert
 from wardgraph.db.session import claimed_transaction
 
@@ -227,6 +228,35 @@ async def test_connection_init_without_a_valid_token_is_rejected(
 ) -> None:
     async with socket_for(live[1].base_url, payload) as ws:
         assert await close_code(ws) == 4403
+
+
+FAILURES = 3
+
+
+@pytest.fixture(scope="module")
+async def failures_limited(database: DatabaseUnderTest) -> AsyncIterator[tuple[LiveServer, Api]]:
+    """A server of its own: the failures of this address count there alone."""
+    async with live_server(database.api_url,
+                           limits=Limits(auth_failures_per_minute=FAILURES)) as pair:
+        yield pair
+
+
+async def test_unknown_tokens_at_connection_init_are_limited_by_address_before_any_lookup(
+    failures_limited: tuple[LiveServer, Api], tenant: TenantKit,
+) -> None:
+    base_url = failures_limited[1].base_url
+    partner = await tenant.partner(["observations:read"])
+    async with socket_for(base_url, bearer(partner)) as ws:
+        await acknowledged(ws)
+    for token in ("wgp_guess0", "not.a.jwt", "wgp_guess2"):
+        async with socket_for(base_url, bearer(token)) as ws:
+            assert await close_code(ws) == 4403
+    # Over the allowance, even a token that holds is refused before it is looked up.
+    for payload in (bearer(partner), {"token": "wgp_another_guess"}):
+        async with socket_for(base_url, payload) as ws:
+            assert await close_code(ws) == 4403
+    refused = await failures_limited[1].post("{ viewer { role } }", token=partner)
+    assert refused.status_code == 429, refused.text
 
 
 async def test_expired_token_closes_the_socket(

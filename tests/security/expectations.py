@@ -279,6 +279,11 @@ TABLE: dict[str, Row] = {
     "Mutation.dischargePatient": Row(WRITERS, empty_input, (
         Probe("input.admissionId", "Admission", fresh=fresh_admission),
     )),
+    # Undoing a discharge of an admission still active answers it as it is, so a fresh active
+    # admission serves every cell.
+    "Mutation.undoDischarge": Row(ADMIN_ONLY, empty_input, (
+        Probe("input.admissionId", "Admission", fresh=fresh_admission),
+    )),
     # Recording is for the staff of the patient's facility (and partners with the scope), not
     # for the tenant's admin: no caller records vital signs elsewhere. A partner records only
     # for a patient it can see, so observations:write alone finds none: it is used together

@@ -89,6 +89,33 @@ where tenant_id = $1 and id = $2 and status = 'ACTIVE'
 returning {ADMISSION_COLUMNS}
 """
 
+# Re-opens a discharged admission and the stay that ended at its discharge in one statement:
+# the sub-statements share one snapshot, so `discharged` is the admission as it was, and the
+# guard on status makes a concurrent undo or a second one skip the row rather than repeat it.
+# The one-active-per-bed and per-patient indexes refuse it if the bed or the patient has been
+# taken since, and the exclusion constraints if they were taken and left again meanwhile. The
+# bed-day trigger (policies/bed_days.sql) fires once the statement is done, with the stay open.
+# (A data-modifying WITH runs to completion whether or not the query reads it: last_stay need
+# not be selected.)
+UNDO_DISCHARGE = f"""
+with discharged as (
+    select a.tenant_id, a.id, a.discharged_at from app.admissions a
+    where a.tenant_id = $1 and a.id = $2 and a.status = 'DISCHARGED'
+), reopened as (
+    update app.admissions a set status = 'ACTIVE', discharged_at = null, discharged_by = null
+    from discharged d
+    where a.tenant_id = d.tenant_id and a.id = d.id and a.status = 'DISCHARGED'
+    returning a.tenant_id, a.id, a.facility_id, a.patient_id, a.bed_id, a.number,
+              a.admitted_at, a.discharged_at, a.status
+), last_stay as (
+    update app.bed_stays s set ended_at = null
+    from reopened r join discharged d on d.tenant_id = r.tenant_id and d.id = r.id
+    where s.tenant_id = r.tenant_id and s.admission_id = r.id and s.ended_at = d.discharged_at
+    returning s.id
+)
+select {ADMISSION_COLUMNS} from reopened
+"""
+
 # The stays-cover-the-admission check is deferred to commit (an admission and its first stay are
 # two rows). Running it at the end of each mutation lets a violation fail that mutation like any
 # other error rather than the commit; deferring again lets the next mutation of the same
@@ -186,6 +213,13 @@ async def discharge_admission(
     return await session.fetchrow(
         DISCHARGE_ADMISSION, tenant_id, admission_id, discharged_at, discharged_by
     )
+
+
+async def undo_discharge(
+    session: Session, tenant_id: UUID, admission_id: UUID
+) -> asyncpg.Record | None:
+    """The re-opened admission, or None if it was not discharged (or not visible)."""
+    return await session.fetchrow(UNDO_DISCHARGE, tenant_id, admission_id)
 
 
 async def check_stays_cover_admissions(session: Session) -> None:

@@ -62,9 +62,11 @@ create policy admissions_discharged_by_caller on app.admissions as restrictive f
     to wg_admin, wg_clinician, wg_nurse
     using (true)
     with check (discharged_by is null or discharged_by = (select app.current_user_id()));
--- A discharged admission is history: no role moves it, re-opens it or discharges it again.
+-- A discharged admission is history: staff neither move it, re-open it nor discharge it again.
+-- An administrator may re-open one (undoDischarge); the trigger admissions_history_is_closed
+-- below refuses every other change to a discharged admission, whoever makes it.
 create policy admissions_history_is_closed on app.admissions as restrictive for update
-    to wg_admin, wg_clinician, wg_nurse
+    to wg_clinician, wg_nurse
     using (status = 'ACTIVE') with check (true);
 
 create policy bed_stays_same_tenant on app.bed_stays as restrictive to wg_tenant
@@ -81,8 +83,17 @@ create policy bed_stays_partner_needs_scope on app.bed_stays for select to wg_pa
            and facility_id = any ((select app.current_facility_ids())::uuid[]));
 -- A stay that has ended is history: only the open stay may be closed.
 create policy bed_stays_history_is_closed on app.bed_stays as restrictive for update
-    to wg_admin, wg_clinician, wg_nurse
+    to wg_clinician, wg_nurse
     using (ended_at is null) with check (true);
+-- An administrator may also re-open the stay that ended at its admission's discharge
+-- (undoDischarge); no earlier stay, and nothing of an admission still in hospital.
+create policy bed_stays_admin_reopens_the_last on app.bed_stays as restrictive for update
+    to wg_admin
+    using (ended_at is null
+           or exists (select 1 from app.admissions a
+                      where a.tenant_id = bed_stays.tenant_id and a.id = bed_stays.admission_id
+                        and a.status = 'DISCHARGED' and a.discharged_at = bed_stays.ended_at))
+    with check (true);
 
 -- The numbering trigger counts for the admission being inserted, whoever inserts it (the
 -- admitting role's own policies decide whether that admission may be written at all).
@@ -136,6 +147,35 @@ create or replace trigger admissions_number
 
 grant execute on function app.assign_admission_number()
     to wg_admin, wg_clinician, wg_nurse, wg_ledger_writer;
+
+-- A discharged admission changes only by being re-opened whole: back to ACTIVE, with no
+-- discharge time or discharger, in the same bed, facility and patient, under the same number.
+-- A trigger rather than a policy because the rule compares the row before and after (a policy
+-- sees one or the other), and it holds for every writer, the table's owner included, since a
+-- discharge moved or edited in place would leave charges its reconciliation never saw.
+create or replace function app.refuse_discharged_admission_changes() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if new.status = 'ACTIVE' and new.discharged_at is null and new.discharged_by is null
+       and (new.tenant_id, new.id, new.facility_id, new.patient_id, new.bed_id, new.number,
+            new.admitted_at, new.admitted_by)
+           is not distinct from (old.tenant_id, old.id, old.facility_id, old.patient_id,
+                                 old.bed_id, old.number, old.admitted_at, old.admitted_by) then
+        return new;
+    end if;
+    raise exception 'a discharged admission is history: it may only be re-opened whole'
+        using errcode = '42501', constraint = 'admissions_history_is_closed';
+end
+$$;
+create or replace trigger admissions_history_is_closed
+    before update on app.admissions
+    for each row when (old.status = 'DISCHARGED')
+    execute function app.refuse_discharged_admission_changes();
+
+grant execute on function app.refuse_discharged_admission_changes()
+    to wg_admin, wg_clinician, wg_nurse;
 
 -- At commit, an admission's stays must tile its time in hospital: the first begins at
 -- admission, each next one exactly where the previous ended, and the last is in the admission's

@@ -361,6 +361,39 @@ create or replace trigger admissions_reconcile_bed_days
     for each row when (old.status = 'ACTIVE' and new.status = 'DISCHARGED')
     execute function app.reconcile_bed_days_on_discharge();
 
+-- A discharge undone by an administrator (undoDischarge) makes the admission "in hospital"
+-- again: its charges are re-derived up to the facility's watermark, so the nights between the
+-- old discharge and the watermark are charged again (each after the reversal that freed it),
+-- and a standing charge the re-opened stays no longer call for is reversed as
+-- `discharge_undone`. Fires after the statement that re-opens the admission and its last stay
+-- together (db/admissions.py), so the stay is open when the charges are derived. Written at the
+-- facility's last accrual (the request clock it ran at), else at the old discharge: the undo has
+-- no business time of its own, and these functions never read the database clock. SECURITY
+-- DEFINER, owned by wg_ledger_writer, as above.
+create or replace function app.reconcile_bed_days_on_undo() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform app.reconcile_bed_days(
+        new.tenant_id, new.id, app.bed_day_horizon(new.tenant_id, new.facility_id),
+        coalesce((select w.accrued_at from app.bed_day_watermarks w
+                  where w.tenant_id = new.tenant_id and w.facility_id = new.facility_id),
+                 old.discharged_at),
+        'discharge_undone');
+    return null;
+end
+$$;
+-- The new owner needs CREATE on the schema for this statement alone (unless a superuser
+-- runs it); it is taken back at once.
+grant create on schema app to wg_ledger_writer;
+alter function app.reconcile_bed_days_on_undo() owner to wg_ledger_writer;
+revoke create on schema app from wg_ledger_writer;
+create or replace trigger admissions_reconcile_bed_days_on_undo
+    after update of status on app.admissions
+    for each row when (old.status = 'DISCHARGED' and new.status = 'ACTIVE')
+    execute function app.reconcile_bed_days_on_undo();
+
 -- A new stay (an admission's first, or a transfer's) re-derives the admission's charges up to
 -- the facility's watermark: a transfer back-dated before accrued nights moves them to the new
 -- ward's rate (reversal and new charge); an admission entered back-dated behind the watermark
@@ -398,3 +431,4 @@ grant execute on function app.reconcile_bed_days(uuid, uuid, timestamptz, timest
 grant execute on function app.accrue_bed_days(uuid, date, timestamptz) to wg_admin, wg_billing;
 grant execute on function app.reconcile_bed_days_on_discharge(),
     app.reconcile_bed_days_on_transfer() to wg_admin, wg_clinician, wg_nurse;
+grant execute on function app.reconcile_bed_days_on_undo() to wg_admin;

@@ -1,4 +1,4 @@
-"""Admissions: admit, transfer, discharge, and the reads of who is in which bed.
+"""Admissions: admit, transfer, discharge, undo a discharge, and the reads of who is in which bed.
 
 The database decides every conflict (one active admission per bed and per patient, no
 overlapping stays). The look-ups here only find the rows an input names, under RLS, and word a
@@ -184,6 +184,30 @@ async def discharge_patient(
             raise errors.not_found()
         return audited(context, fresh)
     await db.close_open_bed_stay(session, claims.tenant_id, admission_uuid, when)
+    await db.check_stays_cover_admissions(session)
+    context.audit_write("UPDATE", "Admission", admission_uuid, row["patient_id"])
+    return row
+
+
+async def undo_discharge(context: RequestContext, admission_id: str) -> asyncpg.Record:
+    """An administrator's correction: the discharged admission is in hospital again, in its
+    bed. Idempotent: an admission that is active is answered as it is."""
+    claims = context.require(Role.ADMIN)
+    admission_uuid = ids.decode_input(admission_id, "Admission", "admissionId")
+    session = await context.db()
+    try:
+        row = await db.undo_discharge(session, claims.tenant_id, admission_uuid)
+    except (asyncpg.UniqueViolationError, asyncpg.ExclusionViolationError) as error:
+        # The index or constraint decided; the input names the admission, not a bed or patient.
+        refused = to_app_error(error)
+        if refused is None:
+            raise
+        raise errors.AppError(refused.code, refused.message, field="admissionId") from None
+    if row is None:
+        current = await db.fetch_admission(session, claims.tenant_id, admission_uuid)
+        if current is None:
+            raise errors.not_found()
+        return audited(context, current)
     await db.check_stays_cover_admissions(session)
     context.audit_write("UPDATE", "Admission", admission_uuid, row["patient_id"])
     return row

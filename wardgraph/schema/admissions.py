@@ -107,6 +107,11 @@ class TransferPatientInput:
         default=None, description="When, with a UTC offset; defaults to now. " + _LATEST)
 
 
+@strawberry.input(description="Undo the discharge of an admission, as a correction.")
+class UndoDischargeInput:
+    admission_id: strawberry.ID = strawberry.field(description="The discharged admission.")
+
+
 @strawberry.input(description="Discharge a patient. Discharging again answers the admission "
                   "as it was first discharged.")
 class DischargePatientInput:

@@ -30,6 +30,7 @@ from wardgraph.schema.admissions import (
     AdmitPatientInput,
     DischargePatientInput,
     TransferPatientInput,
+    UndoDischargeInput,
 )
 from wardgraph.schema.alerts import News2Alert, alerts_of
 from wardgraph.schema.audit import AuditEvent
@@ -223,6 +224,16 @@ class Mutation:
     async def discharge_patient(self, info: Info, input: DischargePatientInput) -> Admission:
         return Admission.from_row(await admissions.discharge_patient(
             info.context, input.admission_id, input.discharged_at))
+
+    @strawberry.mutation(description="ADMIN: undo a discharge made in error. The admission is "
+                         "ACTIVE again in its last bed, from its admission on, and is charged "
+                         "bed-days up to the facility's last accrual (a charge no longer called "
+                         "for is reversed as discharge_undone); idempotent. BED_OCCUPIED or "
+                         "PATIENT_ALREADY_ADMITTED if the bed or the patient has been admitted "
+                         "since, STAY_OVERLAPS if either was occupied since.")
+    async def undo_discharge(self, info: Info, input: UndoDischargeInput) -> Admission:
+        return Admission.from_row(await admissions.undo_discharge(
+            info.context, input.admission_id))
 
     @strawberry.mutation(description="Record a patient's vital signs, scored with NEWS2 on the "
                          "patient's SpO2 scale (NURSE, CLINICIAN; partners with "

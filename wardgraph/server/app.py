@@ -178,8 +178,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if isinstance(request, WebSocket):
             live = SubscriptionContext(
                 state=self.state, request=request, response=response, request_id=request_id,
-                hub=self.services.hub, metrics=self.services.metrics)
-            await authenticate(live, request.headers.get("authorization"))
+                hub=self.services.hub, metrics=self.services.metrics,
+                failed_auth=self.services.failed_auth)
+            authorization = request.headers.get("authorization")
+            if authorization and not self._over_failure_allowance(request):
+                await authenticate(live, authorization)
             return live
         context = RequestContext(state=self.state, request=request, response=response,
                                  request_id=request_id)
@@ -196,6 +199,15 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if context.claims is not None:
             self.services.limiter.check(caller_key(context.claims))
         return context
+
+    def _over_failure_allowance(self, request: WebSocket) -> bool:
+        """Whether the address has used up its failed credentials: then the upgrade's header
+        is not looked up, and connection_init refuses the socket (server/live.py)."""
+        try:
+            self.services.failed_auth.require_one(address_key(request.client))
+        except RateLimited:
+            return True
+        return False
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
         assert isinstance(context, SubscriptionContext)

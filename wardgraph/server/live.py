@@ -12,6 +12,10 @@ A subscriber's token is checked again before each alert and every
 `subscription_recheck_seconds`: one that expired or was revoked closes the socket (4401). A
 subscriber whose queue of pending notices fills up is closed too (4008), rather than silently
 dropping clinical alerts; its client reconnects and catches up.
+
+A connection_init whose token does not hold counts against the same per-address allowance of
+failed credentials as HTTP (server/ratelimit.py), checked before the token is looked up: an
+address over it is refused (4403) without costing the database anything.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from wardgraph.db.errors import UNAVAILABLE
 from wardgraph.db.session import claimed_transaction
 from wardgraph.server.errors import format_error
 from wardgraph.server.metrics import Metrics
+from wardgraph.server.ratelimit import RateLimited, RateLimiter, address_key
 
 log = logging.getLogger("wardgraph.subscriptions")
 
@@ -190,6 +195,8 @@ class SubscriptionContext(RequestContext):
     metrics: Metrics | None = None
     connection_params: dict[str, Any] | None = None
     token: str | None = field(default=None, repr=False)
+    # Credentials that did not hold, per client address (shared with HTTP).
+    failed_auth: RateLimiter | None = None
 
     async def close_socket(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # already closed
@@ -219,15 +226,32 @@ def presented_token(context: SubscriptionContext) -> str | None:
 
 
 async def authenticate_connection(context: SubscriptionContext) -> None:
-    """Claims for the connection, or a rejection (the socket closes with 4403)."""
+    """Claims for the connection, or a rejection (the socket closes with 4403).
+
+    An address over its allowance of failed credentials is refused before the token is looked
+    at, with 4403 too: graphql-transport-ws gives 4403 to an init the server refuses, while its
+    4429 means a second connection_init on one socket, which a client would take for its own
+    bug. A refused init is counted against the address, as HTTP counts a 401."""
     token = presented_token(context)
     if token is None:
         raise ConnectionRejectionError({"message": "Authentication required"})
+    address = address_key(context.request.client)
+    limiter = context.failed_auth
+    if limiter is not None:
+        try:
+            limiter.require_one(address)
+        except RateLimited as limited:
+            raise ConnectionRejectionError({"message": str(limited)}) from None
     context.claims = None
     context.auth_failure = None
     await authenticate(context, f"Bearer {token}")
     if context.claims is None:
-        message = context.auth_failure.message if context.auth_failure else "Invalid token"
+        failure = context.auth_failure
+        if limiter is not None and (failure is None or failure.code == errors.UNAUTHENTICATED):
+            # Emptied meanwhile by concurrent attempts: refused either way.
+            with contextlib.suppress(RateLimited):
+                limiter.check(address)
+        message = failure.message if failure else "Invalid token"
         raise ConnectionRejectionError({"message": message})
     context.token = token
 
