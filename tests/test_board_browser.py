@@ -177,6 +177,12 @@ def bed(page: Page, label: str) -> Any:
 async def test_nurse_signs_in_and_sees_the_demo_ward(
         live_server: Any, demo_ward: DemoWard, open_board: OpenBoard) -> None:
     page = await open_board(live_server.url, "nurse")
+    await page.get_by_label("Hospital (tenant)").fill(demo_ward.slug)
+    await page.get_by_label("E-mail").fill(f"nurse@{demo_ward.slug}.example")
+    await page.get_by_label("Password").fill("not-the-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#sign-in-error")).not_to_be_empty()
+    await expect(page.locator("#board")).to_be_hidden()
     await sign_in(page, demo_ward.slug, f"nurse@{demo_ward.slug}.example")
     await expect(page.locator("#ward-title")).to_have_text("Medical · Dhaka General")
     await expect(page.locator("li.bed")).to_have_count(4)
@@ -192,13 +198,14 @@ async def test_nurse_signs_in_and_sees_the_demo_ward(
         re.compile(r"OVERDUE by 1 h( \d+ min)? \(was due"))
     await expect(second.locator(".risk")).to_have_text("0 Low risk")
     await expect(second.locator(".due")).to_contain_text("Next due")
-    await expect(third.locator(".risk")).to_have_text("3 Low–medium risk (red score)")
+    await expect(third.locator(".risk")).to_have_text("3 Low–medium risk")
     await expect(third.locator(".monitoring")).to_have_text("Minimum 1 hourly")
     await expect(empty).to_contain_text("Empty")
     await expect(page.locator("#live")).to_have_text("Live: connected")
     # Signing out leaves no patient on the page.
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await expect(page.locator("#sign-in-note")).to_have_text("You have signed out.")
     await expect(page.locator("li.bed")).to_have_count(0)
 
 

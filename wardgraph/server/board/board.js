@@ -20,7 +20,7 @@ const ALERTING_RISKS = new Set(["MEDIUM", "HIGH"]);
 
 const RISK_LABEL = {
   LOW: "Low risk",
-  LOW_MEDIUM: "Low–medium risk (red score)",
+  LOW_MEDIUM: "Low–medium risk",
   MEDIUM: "Medium risk",
   HIGH: "High risk",
 };
@@ -170,6 +170,7 @@ async function signIn(event) {
   event.preventDefault();
   const error = $("sign-in-error");
   error.textContent = "";
+  $("sign-in-note").textContent = "";
   const input = {
     tenant: $("tenant").value.trim(), email: $("email").value.trim(),
     password: $("password").value,
@@ -199,7 +200,7 @@ async function signIn(event) {
   }
 }
 
-function signOut(reason) {
+function signOut(reason, { asError = true } = {}) {
   sessionStorage.removeItem(SESSION_KEY);
   closeSocket();
   clearTimeout(state.refreshTimer);
@@ -214,8 +215,8 @@ function signOut(reason) {
   $("board").hidden = true;
   for (const id of ["who", "live", "sign-out"]) $(id).hidden = true;
   $("sign-in").hidden = false;
-  $("sign-in-error").textContent = typeof reason === "string" ? reason : "";
-  $("tenant").value = $("tenant").value || "";
+  $("sign-in-error").textContent = asError && typeof reason === "string" ? reason : "";
+  $("sign-in-note").textContent = asError ? "" : reason;
   $("tenant").focus();
 }
 
@@ -591,7 +592,8 @@ async function submitRecording(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("sign-in").addEventListener("submit", signIn);
-  $("sign-out").addEventListener("click", () => signOut("You have signed out."));
+  $("sign-out").addEventListener(
+    "click", () => signOut("You have signed out.", { asError: false }));
   $("ward-picker").addEventListener("change", (event) => {
     $("alerts").replaceChildren();
     chooseWard(event.target.value);
