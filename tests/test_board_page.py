@@ -4,6 +4,7 @@ only through /graphql. tests/test_board_browser.py drives it in Chromium."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -79,3 +80,33 @@ def test_board_script_talks_only_to_the_graphql_endpoint() -> None:
     assert "fetch(GRAPHQL" in script and script.count("fetch(") == 1
     # Patients' names reach the page as text, never as markup.
     assert "innerHTML" not in script
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.1 relative luminance of a #rrggbb colour."""
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+    red, green, blue = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def contrast(foreground: str, background: str) -> float:
+    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)),
+                             reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize(("text", "background"), [
+    pytest.param("low-ink", "low", id="low-risk-badge"),
+    pytest.param("low-medium-ink", "low-medium", id="low-medium-risk-badge"),
+    pytest.param("medium-ink", "medium", id="medium-risk-badge-and-alert"),
+    pytest.param("high-ink", "high", id="high-risk-badge-and-alert"),
+    pytest.param("ink", "paper", id="body-text"),
+    pytest.param("muted", "card", id="bed-details"),
+    pytest.param("error", "paper", id="error-text"),
+    pytest.param("card", "error", id="overdue-flag"),
+])
+def test_board_colours_meet_wcag_aa_contrast(text: str, background: str) -> None:
+    css = (BOARD_DIRECTORY / "board.css").read_text(encoding="utf-8")
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    assert contrast(colours[text], colours[background]) >= 4.5
