@@ -206,6 +206,7 @@ async def test_nurse_signs_in_and_sees_the_demo_ward(
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     await expect(page.locator("#sign-in-note")).to_have_text("You have signed out.")
+    await expect(page.locator("#live")).to_be_hidden()
     await expect(page.locator("li.bed")).to_have_count(0)
 
 
@@ -375,3 +376,13 @@ async def test_board_reconnects_after_the_server_restarts(
             f"HIGH NEWS2 8 · {demo_ward.names['M-01']}", timeout=SEEN_WITHIN_MS)
     finally:
         await server.stop()
+
+
+async def test_auditor_is_told_the_board_is_not_for_their_role(
+        live_server: Any, demo_ward: DemoWard, open_board: OpenBoard) -> None:
+    page = await open_board(live_server.url, "auditor")
+    await sign_in(page, demo_ward.slug, f"auditor@{demo_ward.slug}.example")
+    await expect(page.locator("#access-note")).to_have_text(
+        "The ward board is not available to this role (auditor): it shows patients.")
+    await expect(page.locator("li.bed")).to_have_count(0)
+    await expect(page.get_by_label("Ward", exact=True)).to_be_hidden()

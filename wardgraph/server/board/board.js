@@ -14,6 +14,8 @@ const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 const CLOSE_TOKEN_INVALID = 4401;
 const CLOSE_FORBIDDEN = 4403;
 
+// Auditors read the audit trail, not the ward: the API refuses them a bed's occupancy.
+const BOARD_ROLES = new Set(["ADMIN", "CLINICIAN", "NURSE", "BILLING"]);
 const VITALS_ROLES = new Set(["ADMIN", "CLINICIAN", "NURSE"]);
 const RECORDING_ROLES = new Set(["CLINICIAN", "NURSE"]);
 const ALERTING_RISKS = new Set(["MEDIUM", "HIGH"]);
@@ -25,10 +27,8 @@ const RISK_LABEL = {
   HIGH: "High risk",
 };
 
-const VIEWER = `query Viewer {
-  viewer { role user { displayName email } tenant { name }
-           facilities { id code name timezone wards { id name } } }
-}`;
+const VIEWER = `query Viewer { viewer { role user { displayName } tenant { name } } }`;
+const WARDS = `query Wards { viewer { facilities { id code name wards { id name } } } }`;
 
 const PATIENT_FIELDS = "id mrn givenName familyName";
 const VITALS_FIELDS = `latestObservation { id recordedAt nextDueAt
@@ -210,6 +210,7 @@ function signOut(reason, { asError = true } = {}) {
   $("beds").replaceChildren();
   $("alerts").replaceChildren();
   $("ward-picker").replaceChildren();
+  showNote("");
   $("ward-title").textContent = "";
   if ($("record").open) $("record").close();
   $("board").hidden = true;
@@ -249,9 +250,22 @@ async function start() {
   $("sign-in").hidden = true;
   $("board").hidden = false;
 
+  const role = data.viewer.role.toLowerCase();
+  if (!BOARD_ROLES.has(data.viewer.role)) {
+    $("toolbar").hidden = true;
+    $("ward-title").textContent = "No ward to show";
+    showNote(`The ward board is not available to this role (${role}): it shows patients.`);
+    return;
+  }
+  $("toolbar").hidden = false;
+  const wards = await graphql(WARDS, {}, { token: state.session.token });
+  if (!wards.data || !wards.data.viewer) {
+    $("board-error").textContent = messageOf(wards.errors) || "Cannot read your wards.";
+    return;
+  }
   const picker = $("ward-picker");
   picker.replaceChildren();
-  for (const facility of data.viewer.facilities) {
+  for (const facility of wards.data.viewer.facilities) {
     if (!facility.wards.length) continue;
     const group = document.createElement("optgroup");
     group.label = `${facility.name} (${facility.code})`;
@@ -263,11 +277,8 @@ async function start() {
     }
     picker.append(group);
   }
-  const note = $("access-note");
-  note.hidden = mayReadVitals();
-  note.textContent = mayReadVitals() ? "" :
-    `Vitals are not available to this role (${data.viewer.role.toLowerCase()}): ` +
-    "the board shows beds and admissions only.";
+  showNote(mayReadVitals() ? "" : `Vitals are not available to this role (${role}): ` +
+    "the board shows beds and admissions only.");
   if (!picker.options.length) {
     $("ward-title").textContent = "No wards";
     $("board-error").textContent = "You have no ward to show: none of your facilities has one.";
@@ -278,6 +289,11 @@ async function start() {
   picker.value = known ? remembered : picker.options[0].value;
   await chooseWard(picker.value);
   $("main").focus();
+}
+
+function showNote(text) {
+  $("access-note").hidden = !text;
+  $("access-note").textContent = text;
 }
 
 const mayReadVitals = () => state.viewer && VITALS_ROLES.has(state.viewer.role);
