@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Final
 
@@ -29,6 +30,7 @@ __all__ = [
     "Risk",
     "Spo2Scale",
     "Vitals",
+    "monitoring_interval",
     "round_temperature",
     "score",
     "validate",
@@ -137,6 +139,15 @@ MONITORING_TOTAL_1_TO_4: Final = "Minimum 4–6 hourly"  # response chart: NEWS 
 MONITORING_RED_SCORE: Final = "Minimum 1 hourly"  # response chart: 3 in a single parameter
 MONITORING_TOTAL_5_TO_6: Final = "Minimum 1 hourly"  # response chart: NEWS 5-6
 MONITORING_TOTAL_7_OR_MORE: Final = "Continuous monitoring of vital signs"  # response chart: 7+
+
+# The same frequencies as the longest a score lets pass before the next observation is due.
+# "4-6 hourly" is a range the chart leaves to local policy; the shorter end is taken, so a board
+# built on it calls a patient due too early rather than too late. Continuous monitoring (7+)
+# has no next observation to wait for.
+INTERVAL_TOTAL_0: Final = timedelta(hours=12)
+INTERVAL_TOTAL_1_TO_4: Final = timedelta(hours=4)
+INTERVAL_RED_SCORE: Final = timedelta(hours=1)
+INTERVAL_TOTAL_5_TO_6: Final = timedelta(hours=1)
 
 RESPONSE_TOTAL_0: Final = "Continue routine NEWS monitoring"  # response chart: NEWS 0
 RESPONSE_TOTAL_1_TO_4: Final = (  # response chart: NEWS 1-4
@@ -430,6 +441,20 @@ def _clinical_response(total: int, risk: Risk) -> tuple[str, str]:
     if total == 0:
         return MONITORING_TOTAL_0, RESPONSE_TOTAL_0
     return MONITORING_TOTAL_1_TO_4, RESPONSE_TOTAL_1_TO_4
+
+
+def monitoring_interval(total: int, risk: Risk) -> timedelta | None:
+    """The longest the response chart lets pass after a score of ``total`` at ``risk`` before the
+    next observation is due; None when it asks for continuous monitoring (aggregate 7+)."""
+    if risk is Risk.HIGH:
+        return None
+    if risk is Risk.MEDIUM:
+        return INTERVAL_TOTAL_5_TO_6
+    if risk is Risk.LOW_MEDIUM:
+        return INTERVAL_RED_SCORE
+    if total == 0:
+        return INTERVAL_TOTAL_0
+    return INTERVAL_TOTAL_1_TO_4
 
 
 def score(vitals: Vitals, scale: Spo2Scale = Spo2Scale.SCALE_1) -> News2Score:

@@ -137,5 +137,9 @@ def describe(settings: Settings, tenants: list[DemoTenant], url: str) -> str:
         f"    -H {shlex.quote('Authorization: Bearer ' + nurse)} \\",
         f"    -d {shlex.quote(body)}",
         "",
+        "Or open the ward board in a browser and sign in as any demo user:",
+        f"  {url.removesuffix('/graphql')}/board  (tenant {tenants[0].slug}, "
+        f"nurse@{tenants[0].slug}.example, password {DEMO_PASSWORD})",
+        "",
     ]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from wardgraph import ids
 from wardgraph.context import RequestContext
 from wardgraph.input_rules import BUSINESS_RANGE_TEXT
 from wardgraph.news2 import News2Score as Scored
-from wardgraph.news2 import ParameterScore
+from wardgraph.news2 import ParameterScore, Risk, monitoring_interval
 from wardgraph.resolvers import observations as resolve
 from wardgraph.resolvers import organisation, patients
 from wardgraph.resolvers.observations import ScoredObservation
@@ -122,6 +122,14 @@ class Observation(Node):
             temperature=float(row["temperature"]), recorded_at=row["recorded_at"],
             spo2_scale=Spo2Scale.SCALE_2 if row["spo2_scale"] == 2 else Spo2Scale.SCALE_1,
             news2=score)
+
+    @strawberry.field(description="When the next observation is due: recordedAt plus the "
+                      "longest interval news2.monitoring allows (12 hours for a total of 0, 4 "
+                      "hours for 1-4, the shorter end of 4-6 hourly, 1 hour for a red score or "
+                      "5-6). Null when the score asks for continuous monitoring (7 or more).")
+    def next_due_at(self) -> datetime | None:
+        interval = monitoring_interval(self.news2.total, Risk(self.news2.risk.value))
+        return None if interval is None else self.recorded_at + interval
 
     @strawberry.field(description="The patient (partners need the patients:read scope).")
     async def patient(self, info: Info) -> Patient:

@@ -1,5 +1,5 @@
 """The Starlette app: /graphql (+ GraphiQL and subscriptions), /fhir, /healthz, /readyz,
-/metrics."""
+/metrics and the ward board's static page at /board."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,6 +36,7 @@ from wardgraph.pipeline import ordered_extensions
 from wardgraph.pipeline.limits import BodySizeLimit
 from wardgraph.pipeline.persisted import PersistedQueryStore
 from wardgraph.schema import build_schema
+from wardgraph.server.board_page import BoardFiles
 from wardgraph.server.errors import format_error
 from wardgraph.server.fhir.routes import fhir_routes
 from wardgraph.server.live import (
@@ -362,6 +363,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(metrics)),
             *fhir_routes(),
+            # Static files only: the page reads everything through /graphql with the user's token.
+            Mount("/board", BoardFiles(), name="board"),
         ],
         middleware=middleware_for(settings, metrics),
         lifespan=lifespan,
