@@ -50,7 +50,8 @@ from wardgraph.server.metrics import (
     ObserveRequests,
     metrics_endpoint,
 )
-from wardgraph.server.ratelimit import RateLimited, RateLimiter, caller_key
+from wardgraph.server.ratelimit import RateLimited
+from wardgraph.server.shared_ratelimit import SharedRateLimiter
 from wardgraph.server.transport import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
@@ -70,12 +71,12 @@ SUB_RESPONSE_KEY = "wardgraph.sub_response"
 @dataclass
 class Services:
     """What one app holds beside the pool: metrics, the alert listener, the persisted-query
-    store and the rate limiter."""
+    store and the rate limiter (shared by every API process, in PostgreSQL)."""
 
     metrics: Metrics
     hub: AlertHub
     persisted: PersistedQueryStore
-    limiter: RateLimiter
+    limiter: SharedRateLimiter
 
 
 class NegotiatedResponse(Response):
@@ -178,7 +179,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                                  request_id=request_id)
         await authenticate(context, request.headers.get("authorization"))
         if context.claims is not None:
-            self.services.limiter.check(caller_key(context.claims))
+            await self.services.limiter.check(context.claims)
         return context
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
@@ -303,7 +304,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             hub=AlertHub(database_url, settings.pool_timeout_seconds, metrics),
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
-            limiter=RateLimiter(settings.limits.rate_limit_per_minute),
+            limiter=SharedRateLimiter(pool, settings.limits.rate_limit_per_minute,
+                                      settings.pool_timeout_seconds),
         )
         app.state.wardgraph = state
         app.state.services = services

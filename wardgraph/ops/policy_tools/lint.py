@@ -25,6 +25,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     # Adds an admission's facility to its patient through app.track_admitted_facilities(), for
     # whoever admits, the claim-less superuser included.
     "wg_admission_tracker",
+    # Keeps every caller's rate-limit bucket through auth.take_request(), before any claims
+    # are set (a bucket is a count of requests, no tenant data).
+    "wg_rate_limiter",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
