@@ -301,7 +301,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         metrics.watch_pool(pool)
         services = Services(
             metrics=metrics,
-            hub=AlertHub(database_url, settings.pool_timeout_seconds, metrics),
+            # LISTEN holds its server connection: never through a transaction pooler.
+            hub=AlertHub(settings.listen_database_url or database_url,
+                         settings.pool_timeout_seconds, metrics),
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
             limiter=SharedRateLimiter(pool, settings.limits.rate_limit_per_minute,
