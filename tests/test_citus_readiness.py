@@ -4,13 +4,19 @@ back)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from tests.harness import DatabaseUnderTest
 from tests.policy_support import rolled_back
+from wardgraph.ops.policy_tools import AUDITED_SCHEMAS
 from wardgraph.ops.policy_tools.citus import (
     CITUS_LINTS,
+    DISTRIBUTION_COLUMN,
     REFERENCE_TABLES,
+    TABLES,
     joins_without_tenant,
     run_citus_lints,
 )
@@ -127,3 +133,31 @@ def test_function_joins_that_keep_to_one_tenant_pass(body: str) -> None:
 ])
 def test_function_join_without_tenant_is_found(body: str) -> None:
     assert joins_without_tenant(body, DISTRIBUTED) == ["app.patients"]
+
+
+SCALING = Path(__file__).resolve().parent.parent / "docs" / "scaling.md"
+CALL = re.compile(r"select (create_distributed_table|create_reference_table)\('([a-z_.]+)'")
+
+
+async def test_scaling_plan_distributes_every_table_after_those_it_refers_to(
+    database: DatabaseUnderTest,
+) -> None:
+    calls = CALL.findall(SCALING.read_text(encoding="utf-8"))
+    order = [table for _, table in calls]
+    reference = {table for call, table in calls if call == "create_reference_table"}
+    connection = await connect(database.admin_url)
+    try:
+        tables = {row["name"] for row in await connection.fetch(TABLES, list(AUDITED_SCHEMAS),
+                                                                 DISTRIBUTION_COLUMN)}
+        references = await connection.fetch("""
+            select k.conrelid::regclass::text as source, k.confrelid::regclass::text as target
+            from pg_constraint k where k.contype = 'f'
+              and k.connamespace::regnamespace::text = any($1::text[])""",
+            list(AUDITED_SCHEMAS))
+    finally:
+        await connection.close()
+    assert sorted(order) == sorted(tables) and len(order) == len(set(order))
+    assert reference == set(REFERENCE_TABLES)
+    for fk in references:
+        if fk["source"] != fk["target"]:
+            assert order.index(fk["target"]) < order.index(fk["source"]), fk
