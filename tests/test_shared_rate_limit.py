@@ -14,7 +14,8 @@ from tests.factories import admin_fetch
 from tests.harness import DatabaseUnderTest
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.db.session import claimed_transaction
-from wardgraph.server.shared_ratelimit import bucket_name
+from wardgraph.server.ratelimit import RateLimited
+from wardgraph.server.shared_ratelimit import SharedRateLimiter, bucket_name
 
 TAKE = "select auth.take_request($1, $2, $3)"
 
@@ -119,3 +120,34 @@ async def test_buckets_are_unlogged_and_keyed_by_tenant_first(
         where c.oid = 'platform.rate_limit_buckets'::regclass""")
     assert row["relpersistence"] == "u"
     assert row["key"] == ["tenant_id", "caller"]
+
+
+async def test_a_request_goes_on_when_the_buckets_cannot_be_asked(
+    database: DatabaseUnderTest,
+) -> None:
+    # The request needs the database itself and fails on its own transaction; the limiter
+    # neither answers for it nor turns the outage into RATE_LIMITED for everyone.
+    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=1)
+    assert pool is not None
+    await pool.close()
+    limiter = SharedRateLimiter(pool, 1, acquire_timeout=1)
+    caller = Claims(tenant_id=uuid.uuid4(), role=Role.NURSE, user_id=uuid.uuid4())
+    for _ in range(3):
+        await limiter.check(caller)
+
+
+async def test_the_shared_limiter_refuses_the_request_past_the_budget(
+    database: DatabaseUnderTest,
+) -> None:
+    pool = await asyncpg.create_pool(database.api_url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        limiter = SharedRateLimiter(pool, 2, acquire_timeout=5)
+        caller = Claims(tenant_id=uuid.uuid4(), role=Role.NURSE, user_id=uuid.uuid4())
+        await limiter.check(caller)
+        await limiter.check(caller)
+        with pytest.raises(RateLimited) as refused:
+            await limiter.check(caller)
+        assert refused.value.retry_after == 30
+    finally:
+        await pool.close()

@@ -9,6 +9,7 @@ their subscribers and requests landed."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -28,8 +29,10 @@ from tests.serving import (
     serve_environment,
     socket_for,
     subscribe,
+    wardgraph_command,
 )
 from wardgraph.auth.claims import Role
+from wardgraph.config import ConfigError, Settings
 
 ALERTS = "subscription { news2Alerts { escalationId total } }"
 OPEN = "wardgraph_subscriptions_open"
@@ -141,3 +144,27 @@ async def test_rate_limit_is_one_budget_across_both_workers(
         finally:
             await fresh.close()
     assert any(0 < n < sent for n in served), served
+
+
+def test_serve_refuses_fewer_than_one_worker() -> None:
+    result = subprocess.run(wardgraph_command("serve", "--workers", "0"), capture_output=True,
+                            text=True, timeout=60, check=False,
+                            env=serve_environment("postgresql://wg_api@127.0.0.1:1/none",
+                                                  "postgresql://postgres@127.0.0.1:1/none"))
+    assert result.returncode == 2
+    assert result.stderr == "wardgraph: --workers must be at least 1\n"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    pytest.param("WARDGRAPH_WORKERS", "0", id="no-workers"),
+    pytest.param("WARDGRAPH_STATEMENT_CACHE_SIZE", "-1", id="negative-statement-cache"),
+])
+def test_scale_out_settings_refuse_what_cannot_work(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_scale_out_settings_default_to_one_process_talking_straight_to_postgres() -> None:
+    settings = Settings.from_env({})
+    assert (settings.workers, settings.statement_cache_size, settings.listen_database_url) == (
+        1, 100, None)
