@@ -51,7 +51,10 @@ PROBLEMS = [
                  "create table app.probe (tenant_id uuid, id uuid primary key)", "app.probe",
                  id="nullable-tenant"),
     pytest.param("citus-key-without-tenant",
-                 "create unique index probe_key on app.wards (name)", "app.wards probe_key",
+                 # A table of its own: ward names repeat across tenants in the shared data.
+                 "create table app.probe (tenant_id uuid not null, id uuid not null, "
+                 "code text, primary key (tenant_id, id)); "
+                 "create unique index probe_key on app.probe (code)", "app.probe probe_key",
                  id="unique-index-without-tenant"),
     pytest.param("citus-key-without-tenant",
                  "alter table app.beds add constraint probe_key unique (label, ward_id)",
