@@ -100,6 +100,7 @@ async def through_pgbouncer(database: DatabaseUnderTest, api: Api,
         WARDGRAPH_POOL_TIMEOUT_SECONDS="30",
         # On, so that every request's bucket goes through PgBouncer too, and never reached.
         WARDGRAPH_RATE_LIMIT_PER_MINUTE="100000000")
+    del env["WARDGRAPH_ADMIN_DATABASE_URL"]  # migrated already: serve only checks the schema
     serve = ServeProcess(env, Path(tmp_path_factory.mktemp("pgbouncer")) / "serve.log")
     try:
         await serve.wait_ready()

@@ -47,6 +47,7 @@ async def two_workers(database: DatabaseUnderTest,
                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServeProcess]:
     env = serve_environment(database.api_url, database.admin_url, WARDGRAPH_WORKERS="2",
                             WARDGRAPH_RATE_LIMIT_PER_MINUTE=str(PER_MINUTE))
+    del env["WARDGRAPH_ADMIN_DATABASE_URL"]  # migrated already: serve only checks the schema
     server = ServeProcess(env, Path(tmp_path_factory.mktemp("workers")) / "serve.log")
     try:
         await server.wait_ready()
