@@ -9,7 +9,7 @@
 -- primary counts for itself, which is what a limit on the primary's work should do.)
 --
 -- Keyed by tenant first, like every tenant table: under Citus it is distributed by tenant_id
--- and colocated with the tenant's rows (docs/scaling.md).
+-- (docs/scaling.md says why in a colocation group of its own).
 create unlogged table platform.rate_limit_buckets (
     tenant_id  uuid             not null,
     caller     text             not null,
