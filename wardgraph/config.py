@@ -45,6 +45,10 @@ def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
 # Persisted queries: "apq" registers and serves Automatic Persisted Queries; "allowlist" runs
 # only operations the operator registered (`wardgraph operations add`); "off" ignores them.
 PERSISTED_QUERY_MODES = ("apq", "allowlist", "off")
+# How a transaction's claims are set (db/session.py): set_config(..., true) binds them as
+# parameters; SET LOCAL writes them as literals, and is what Citus propagates to its workers
+# (with citus.propagate_set_commands = 'local'). Both end with the transaction.
+CLAIMS_MODES = ("set_config", "set_local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -96,6 +100,16 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 20
     pool_timeout_seconds: float = 5.0
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer in transaction
+    # mode before 1.21, which cannot follow a named prepared statement across server
+    # connections.
+    statement_cache_size: int = 100
+    # The LISTEN connection of subscriptions, when the API's URL goes through a transaction
+    # pooler (a LISTEN must stay on one server connection); default: the API's URL.
+    listen_database_url: str | None = None
+    claims_mode: str = "set_config"
+    # API processes `serve` runs (uvicorn's workers); the parent owns the embedded server.
+    workers: int = 1
     limits: Limits = field(default_factory=Limits)
     cors_origins: tuple[str, ...] = ()
     persisted_queries: str = "apq"
@@ -154,6 +168,10 @@ class Settings:
             pool_min_size=_int(env, "WARDGRAPH_POOL_MIN_SIZE", 2),
             pool_max_size=_int(env, "WARDGRAPH_POOL_MAX_SIZE", 20),
             pool_timeout_seconds=_float(env, "WARDGRAPH_POOL_TIMEOUT_SECONDS", 5.0),
+            statement_cache_size=_int(env, "WARDGRAPH_STATEMENT_CACHE_SIZE", 100),
+            listen_database_url=env.get("WARDGRAPH_LISTEN_DATABASE_URL") or None,
+            claims_mode=env.get("WARDGRAPH_CLAIMS_MODE", "set_config").strip().lower(),
+            workers=_int(env, "WARDGRAPH_WORKERS", 1),
             limits=limits,
             cors_origins=_list(env, "WARDGRAPH_CORS_ORIGINS"),
             persisted_queries=env.get("WARDGRAPH_PERSISTED_QUERIES", "apq").strip().lower(),
@@ -168,6 +186,12 @@ class Settings:
         if settings.persisted_queries not in PERSISTED_QUERY_MODES:
             raise ConfigError("WARDGRAPH_PERSISTED_QUERIES must be one of "
                               + ", ".join(PERSISTED_QUERY_MODES))
+        if settings.claims_mode not in CLAIMS_MODES:
+            raise ConfigError("WARDGRAPH_CLAIMS_MODE must be one of " + ", ".join(CLAIMS_MODES))
+        if settings.workers < 1:
+            raise ConfigError("WARDGRAPH_WORKERS must be at least 1")
+        if settings.statement_cache_size < 0:
+            raise ConfigError("WARDGRAPH_STATEMENT_CACHE_SIZE must be 0 or more")
         if settings.migration_lock_timeout_seconds < 1:
             raise ConfigError("WARDGRAPH_MIGRATION_LOCK_TIMEOUT must be at least 1s")
         if settings.log_level not in LOG_LEVELS:

@@ -122,7 +122,8 @@ class RequestContext:
             self._connection = connection
             self._sent_before = statements_sent(connection)
             self._session = await begin_with_claims(
-                connection, claims, self.request_id, self.settings.limits.statement_timeout_ms)
+                connection, claims, self.request_id, self.settings.limits.statement_timeout_ms,
+                self.settings.claims_mode)
         return self._session
 
     @property

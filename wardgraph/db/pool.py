@@ -71,6 +71,8 @@ async def create_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
         # A connection never keeps session state between requests: claims are transaction-local.
         max_inactive_connection_lifetime=300,
         command_timeout=max(10.0, settings.limits.statement_timeout_ms / 1000 * 2),
+        # 0 behind PgBouncer in transaction mode (before 1.21): see config.py.
+        statement_cache_size=settings.statement_cache_size,
         connection_class=CountingConnection,
         reset=keep_session,
     )

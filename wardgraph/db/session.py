@@ -10,6 +10,11 @@ statement on a busy server, and every request pays it. A simple-query message ca
 needs the values written into the SQL, so they are written only when each is made of
 characters that cannot end or escape a literal (SAFE_LITERAL: uuids, role and scope names, the
 request id, a number); anything else is bound as a parameter in a second round trip.
+
+Under Citus the claims must reach the workers too: Citus propagates SET LOCAL of custom
+settings (with citus.propagate_set_commands = 'local') but not set_config(..., true). The
+`set_local` claims mode (WARDGRAPH_CLAIMS_MODE) writes the same claims as SET LOCAL commands,
+every value an escaped literal (SET takes no parameters); it is just as transaction-local.
 """
 
 from __future__ import annotations
@@ -57,6 +62,11 @@ def claim_values(claims: Claims, request_id: str, statement_timeout_ms: int) -> 
 SAFE_LITERAL = re.compile(r"[A-Za-z0-9_:.,{}+\-]*\Z")
 PARAMETER = re.compile(r"\$(\d+)")
 
+# The settings SET_CLAIMS sets, in the order of claim_values(); `role` is SET LOCAL ROLE.
+CLAIM_SETTINGS = ("role", "wg.role", "wg.tenant_id", "wg.user_id", "wg.partner_token_id",
+                  "wg.facility_ids", "wg.scopes", "wg.request_id", "statement_timeout")
+SET_CONFIG, SET_LOCAL = "set_config", "set_local"
+
 
 def inline(sql: str, values: tuple[str, ...]) -> str | None:
     """The statement with $n replaced by its value as a literal, or None when a value is not
@@ -66,12 +76,35 @@ def inline(sql: str, values: tuple[str, ...]) -> str | None:
     return PARAMETER.sub(lambda m: "'" + values[int(m.group(1)) - 1] + "'", sql)
 
 
+def escaped_literal(value: str) -> str:
+    """An E'' string literal: its meaning does not depend on standard_conforming_strings."""
+    if "\0" in value:
+        raise ValueError("a claim cannot hold a NUL character")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def set_local_script(values: tuple[str, ...]) -> str:
+    """The claims as SET LOCAL commands (what Citus propagates to its workers)."""
+    commands = [f"set local role {escaped_literal(values[0])}"]
+    commands += [f"set local {name} = {escaped_literal(value)}"
+                 for name, value in zip(CLAIM_SETTINGS[1:], values[1:], strict=True)]
+    return ";".join(commands)
+
+
 async def begin_with_claims(connection: asyncpg.Connection, claims: Claims, request_id: str,
-                            statement_timeout_ms: int) -> Session:
+                            statement_timeout_ms: int, mode: str = SET_CONFIG) -> Session:
     """The one way a transaction gets a role and claims: BEGIN, then the role and claims, in one
     round trip when the values allow (see above). On a connection already inside a transaction
     (an operator's step that must land whole), the claims are set for the rest of that one."""
     values = claim_values(claims, request_id, statement_timeout_ms)
+    if mode == SET_LOCAL:
+        commands = set_local_script(values)
+        if connection.is_in_transaction():
+            await connection.execute(commands)
+        else:
+            await connection.execute("begin;" + commands)
+            count_statements(connection, 1)  # counted like BEGIN and SET_CLAIMS
+        return Session(connection)
     if connection.is_in_transaction():
         await connection.execute(SET_CLAIMS, *values)
         return Session(connection)
@@ -135,11 +168,12 @@ class Session:
 
 @asynccontextmanager
 async def claimed_transaction(connection: asyncpg.Connection, claims: Claims, request_id: str,
-                              statement_timeout_ms: int) -> AsyncIterator[Session]:
+                              statement_timeout_ms: int,
+                              mode: str = SET_CONFIG) -> AsyncIterator[Session]:
     """begin_with_claims as a block: committed at its end, rolled back if it raises. Inside a
     transaction already begun, that transaction's owner ends it."""
     nested = connection.is_in_transaction()
-    session = await begin_with_claims(connection, claims, request_id, statement_timeout_ms)
+    session = await begin_with_claims(connection, claims, request_id, statement_timeout_ms, mode)
     if nested:
         yield session
         return

@@ -57,7 +57,9 @@ async def connect(url: str, setting: str) -> asyncpg.Connection:
         raise ConfigError(f"{setting} is not a PostgreSQL URL ({error})") from None
     try:
         connection: asyncpg.Connection = await asyncpg.connect(
-            url, timeout=CONNECT_TIMEOUT_SECONDS)
+            # No named prepared statements: the URL may lead through PgBouncer in
+            # transaction mode, which could run a statement's Bind on another server connection.
+            url, timeout=CONNECT_TIMEOUT_SECONDS, statement_cache_size=0)
         return connection
     except asyncpg.InvalidPasswordError:
         problem, fix = "refused the password", _password_fix(setting, place)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -38,7 +39,8 @@ from wardgraph.server.port_check import ensure_port_free
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(
-        host=getattr(args, "host", None), port=getattr(args, "port", None)
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
     )
 
 
@@ -75,12 +77,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wardgraph.ops.demo import describe, seed_demo
     from wardgraph.server.app import create_app
     from wardgraph.server.log import configure_logging
+    from wardgraph.server.workers import FACTORY, worker_environment
 
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal; with the
     # default handler that would end the process before the embedded server is left (and
     # so would a SIGTERM while the server starts, before uvicorn runs at all).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = _settings(args).require_secret()
+    if settings.workers < 1:
+        return _fail("--workers must be at least 1")
     ensure_port_free(settings.host, settings.port)
     target = _open(settings, need_admin=False)
     try:
@@ -97,11 +102,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
               flush=True)
         # One JSON object per line (wardgraph.server.log); uvicorn keeps its hands off logging.
         configure_logging(settings.log_level)
-        uvicorn.run(
-            create_app(settings, target.api_url),
-            host=settings.host, port=settings.port, log_config=None,
-            timeout_graceful_shutdown=10,
-        )
+        if settings.workers == 1:
+            uvicorn.run(
+                create_app(settings, target.api_url),
+                host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=10,
+            )
+        else:
+            # Each worker imports the app factory afresh and only connects; this process
+            # keeps the database (and, embedded, stops it once uvicorn has joined them all).
+            os.environ.update(worker_environment(target.api_url))
+            uvicorn.run(
+                FACTORY, factory=True, workers=settings.workers,
+                host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=10,
+            )
     finally:
         target.close()
     return 0
@@ -369,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="seed demo data and print tokens")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="API processes (default 1, or WARDGRAPH_WORKERS)")
     serve.set_defaults(run=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="apply migrations and policies")

@@ -23,6 +23,7 @@ POLICY_FILES: tuple[str, ...] = (
     "partner_tokens.sql",
     "auth.sql",
     "persisted_queries.sql",
+    "rate_limits.sql",
     "audit.sql",
     "admissions.sql",
     "observations.sql",

@@ -20,6 +20,8 @@
 --                    counters: the only writer of money and of gapless numbers.
 --   wg_news2_scorer  owns app.spo2_scale_for_recording(), which gives whoever records vital
 --                    signs the patient's SpO2 scale to score them on, without the column.
+--   wg_rate_limiter  owns auth.take_request(), the rate limit's token buckets shared by every
+--                    API process (no tenant data: how many requests a caller sent of late).
 -- The one list of wardgraph's roles, in the order the access matrix shows them: the
 -- audit.policy_matrix view calls this function, and Python reads the list from this file
 -- (wardgraph.policies.ROLES), so a role is added here and nowhere else.
@@ -28,7 +30,8 @@ create or replace function platform.wardgraph_roles() returns text[]
     as $fn$ select array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                          'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
                          'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
-                         'wg_news2_scorer', 'wg_ledger_writer', 'wg_api']::text[] $fn$;
+                         'wg_news2_scorer', 'wg_ledger_writer', 'wg_rate_limiter',
+                         'wg_api']::text[] $fn$;
 
 do $roles$
 declare
@@ -92,7 +95,8 @@ begin
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
                              'wg_query_registry', 'wg_admission_tracker', 'wg_news2_scorer',
-                             'wg_ledger_writer', 'wg_admin']
+                             'wg_ledger_writer', 'wg_rate_limiter',
+                             'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
             execute format('grant %I to current_user', r);

@@ -53,7 +53,8 @@ from wardgraph.server.metrics import (
     ObserveRequests,
     metrics_endpoint,
 )
-from wardgraph.server.ratelimit import RateLimited, RateLimiter, address_key, caller_key
+from wardgraph.server.ratelimit import RateLimited, RateLimiter, address_key
+from wardgraph.server.shared_ratelimit import SharedRateLimiter
 from wardgraph.server.transport import (
     BAD_REQUEST,
     GRAPHQL_RESPONSE_JSON,
@@ -76,12 +77,13 @@ SUB_RESPONSE_KEY = "wardgraph.sub_response"
 @dataclass
 class Services:
     """What one app holds beside the pool: metrics, the alert listener, the persisted-query
-    store and the rate limiters."""
+    store and the rate limiters: one per caller, shared by every API process in PostgreSQL, and
+    one for failed credentials per client address, in this process (it acts before any lookup)."""
 
     metrics: Metrics
     hub: AlertHub
     persisted: PersistedQueryStore
-    limiter: RateLimiter
+    limiter: SharedRateLimiter
     # Credentials that did not hold, per client address.
     failed_auth: RateLimiter
 
@@ -198,7 +200,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                     context.auth_failure.code == errors.UNAUTHENTICATED):
                 self.services.failed_auth.check(address)
         if context.claims is not None:
-            self.services.limiter.check(caller_key(context.claims))
+            await self.services.limiter.check(context.claims)
         return context
 
     def _over_failure_allowance(self, request: WebSocket) -> bool:
@@ -334,10 +336,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         metrics.watch_pool(pool)
         services = Services(
             metrics=metrics,
-            hub=AlertHub(database_url, settings.pool_timeout_seconds, metrics),
+            # LISTEN holds its server connection: never through a transaction pooler.
+            hub=AlertHub(settings.listen_database_url or database_url,
+                         settings.pool_timeout_seconds, metrics),
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
-            limiter=RateLimiter(settings.limits.rate_limit_per_minute),
+            limiter=SharedRateLimiter(pool, settings.limits.rate_limit_per_minute,
+                                      settings.pool_timeout_seconds),
             failed_auth=RateLimiter(settings.limits.auth_failures_per_minute),
         )
         app.state.wardgraph = state

@@ -284,7 +284,8 @@ async def read_alert(context: SubscriptionContext, claims: Claims, notice: Notic
     async with context.state.pool.acquire(
         timeout=settings.pool_timeout_seconds
     ) as connection, claimed_transaction(
-        connection, claims, context.request_id, settings.limits.statement_timeout_ms
+        connection, claims, context.request_id, settings.limits.statement_timeout_ms,
+        settings.claims_mode,
     ) as session:
         row = await db.fetch_alert(session, notice.tenant_id, notice.escalation_id, ward_id)
         if row is not None:

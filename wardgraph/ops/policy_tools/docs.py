@@ -46,6 +46,8 @@ ROLE_SENTENCES: dict[str, str] = {
     "wg_ledger_writer": "Owns the functions that write the bed-day ledger (charges and "
                         "reversals derived from the stays), the accrual watermarks and the "
                         "admission-number counters; no request runs as it.",
+    "wg_rate_limiter": "Owns auth.take_request(), the rate limit's token buckets that every "
+                       "API process shares; no request runs as it.",
     "wg_api": "The API's login role: owns and reads nothing itself (NOINHERIT) and can only "
               "become one of the request roles, one transaction at a time.",
     "wg_tenant": "The group of every role that acts inside one tenant: the restrictive "
@@ -247,7 +249,8 @@ def render_markdown(matrix: Matrix) -> str:
         "",
         "A permissive `true` policy is allowed only for " + ", ".join(
             f"`{role}`" for role in UNRESTRICTED_ROLES) + ": the administrator and the auditor "
-        "work tenant-wide, the audit writer, the authenticator and the admission tracker only run "
+        "work tenant-wide, the audit writer, the authenticator, the admission tracker and the "
+        "rate limiter only run "
         "behind their SECURITY DEFINER functions.",
         "",
         "## Auditing with psql",

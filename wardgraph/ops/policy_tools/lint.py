@@ -28,6 +28,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     # Writes the bed-day ledger and the admission counters through its SECURITY DEFINER
     # functions, which name the tenant of every row, for whoever admits or discharges.
     "wg_ledger_writer",
+    # Keeps every caller's rate-limit bucket through auth.take_request(), before any claims
+    # are set (a bucket is a count of requests, no tenant data).
+    "wg_rate_limiter",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
