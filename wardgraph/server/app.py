@@ -319,7 +319,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         metrics.watch_pool(pool)
         services = Services(
             metrics=metrics,
-            hub=AlertHub(database_url, settings.pool_timeout_seconds, metrics),
+            hub=AlertHub(database_url, settings.pool_timeout_seconds, metrics, pool,
+                         settings.limits.statement_timeout_ms),
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
             limiter=RateLimiter(settings.limits.rate_limit_per_minute),
