@@ -51,6 +51,8 @@ CLOSE_UNAVAILABLE = 1013  # the database is unavailable: try again later
 # The listener takes a snapshot this often: what a reconnect replays from. It is also the
 # ping that finds a dead peer that sent no FIN.
 SNAPSHOT_SECONDS = 2.0
+# How an operator (or a test) finds the listeners in pg_stat_activity.
+LISTENER_NAME = "wardgraph-alert-listener"
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -290,7 +292,9 @@ class AlertHub:
             attempt += 1
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self.database_url, timeout=self.connect_timeout)
+        connection = await asyncpg.connect(
+            self.database_url, timeout=self.connect_timeout,
+            server_settings={"application_name": LISTENER_NAME})
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _: lost.set())
         try:
@@ -328,13 +332,13 @@ class AlertHub:
                     # burst, one statement per group reads them all.
                     notices = [item]
                     notices += self.work.leading_notices()
-                    await self._deliver_notices(notices)
+                    await self.deliver(notices)
             except Exception:
                 # A read that failed leaves its groups' members closed (they reconnect and
                 # resume); the hub itself must go on to the next notice.
                 log.exception("alert delivery failed")
 
-    async def _deliver_notices(self, notices: list[Notice]) -> None:
+    async def deliver(self, notices: list[Notice]) -> None:
         by_tenant: dict[UUID, list[UUID]] = {}
         for notice in notices:
             if notice.escalation_id not in self.delivered:
