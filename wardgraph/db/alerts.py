@@ -27,10 +27,12 @@ order by seq
 """
 
 # What committed while the listener was away: rows whose inserting transaction the listener's
-# last snapshot did not see (the hub skips those it delivered since).
-FETCH_ALERTS_SINCE_SNAPSHOT = f"""
+# last snapshot did not see (the hub skips those it delivered since), up to one cut that every
+# group's read shares, taken once LISTEN was back: what commits after the cut is notified.
+FETCH_ALERTS_BETWEEN_SNAPSHOTS = f"""
 select {ALERT_COLUMNS} from app.escalations
 where tenant_id = $1 and not pg_visible_in_snapshot(raised_xact, $2::text::pg_snapshot)
+  and pg_visible_in_snapshot(raised_xact, $3::text::pg_snapshot)
 order by seq
 """
 
@@ -65,10 +67,10 @@ async def fetch_alerts(
     return await session.fetch(FETCH_ALERTS, tenant_id, escalation_ids)
 
 
-async def fetch_alerts_since_snapshot(
-    session: Session, tenant_id: UUID, snapshot: str
+async def fetch_alerts_between_snapshots(
+    session: Session, tenant_id: UUID, since: str, until: str
 ) -> list[asyncpg.Record]:
-    return await session.fetch(FETCH_ALERTS_SINCE_SNAPSHOT, tenant_id, snapshot)
+    return await session.fetch(FETCH_ALERTS_BETWEEN_SNAPSHOTS, tenant_id, since, until)
 
 
 async def fetch_alerts_after(

@@ -13,8 +13,10 @@ token's revocation arrives by NOTIFY on its own channel.
 Nothing is lost across a listener reconnect. While connected, the hub takes a snapshot of the
 database every few seconds on the listening connection. After a reconnect, before any new
 notice, each group reads the escalations whose inserting transaction the older of the last two
-snapshots did not see, skipping those delivered since; the same step re-checks every partner
-token held by a subscriber, for revocations sent while the hub was not listening.
+snapshots did not see and one snapshot taken after LISTEN is back did (the same cut for every
+group: what commits after it is notified), skipping those delivered since; the same step
+re-checks every partner token held by a subscriber, for revocations sent while the hub was
+not listening.
 """
 
 from __future__ import annotations
@@ -68,11 +70,15 @@ class Revocation:
     partner_token_id: UUID
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Replay:
-    """Deliver what committed after `snapshot`, before any notice queued after this."""
+    """Deliver what committed while the listener was away, before any notice queued after
+    this. It is queued before LISTEN (so ahead of every notice LISTEN brings) but reads only
+    once LISTEN is in place (`listening`), or a row committed between its read and LISTEN
+    would be lost. The snapshot it starts from is read when it runs: snapshots queued ahead
+    of it move the start, and what was delivered since with it."""
 
-    snapshot: str
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -155,23 +161,28 @@ class Group:
 
 
 class Delivered:
-    """The escalations delivered since the older of the listener's last two snapshots: the
-    ones a replay from that snapshot must skip."""
+    """The escalations delivered lately: the ones a replay must skip.
+
+    A replay starts at the older of the listener's last two snapshots (a notice for a row
+    that committed just before the newer one may still have been in flight). Postgres sends
+    a listener the notices that came in while a query ran just before that query's end, so
+    a notice of a row the snapshot did not see can be heard just ahead of the snapshot: the
+    deliveries kept reach one snapshot further back than the replay starts.
+    """
 
     def __init__(self) -> None:
         self.snapshots: list[str] = []
-        self.before: set[UUID] = set()
-        self.since: set[UUID] = set()
+        self.generations: list[set[UUID]] = [set()]
 
     def __contains__(self, escalation_id: UUID) -> bool:
-        return escalation_id in self.since or escalation_id in self.before
+        return any(escalation_id in generation for generation in self.generations)
 
     def add(self, escalation_id: UUID) -> None:
-        self.since.add(escalation_id)
+        self.generations[-1].add(escalation_id)
 
     def took(self, snapshot: str) -> None:
         self.snapshots = [*self.snapshots[-1:], snapshot]
-        self.before, self.since = self.since, set()
+        self.generations = [*self.generations[-2:], set()]
 
     @property
     def replay_from(self) -> str | None:
@@ -298,12 +309,13 @@ class AlertHub:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _: lost.set())
         try:
-            # The replay is queued before LISTEN, so it runs before any notice it could miss.
-            since = self.delivered.replay_from
-            if since is not None:
-                self.work.put(Replay(since))
-            await connection.add_listener(REVOCATIONS, self._on_revocation)
-            await connection.add_listener(CHANNEL, self._on_escalation)
+            replay = Replay()
+            self.work.put(replay)
+            try:
+                await connection.add_listener(REVOCATIONS, self._on_revocation)
+                await connection.add_listener(CHANNEL, self._on_escalation)
+            finally:
+                replay.listening.set()
             self.listening.set()
             self.metrics.alert_listener_up.set(1)
             while not connection.is_closed():
@@ -326,7 +338,9 @@ class AlertHub:
                 if isinstance(item, Snapshot):
                     self.delivered.took(item.snapshot)
                 elif isinstance(item, Replay):
-                    await self._replay(item.snapshot)
+                    await item.listening.wait()
+                    if self.delivered.replay_from is not None:
+                        await self._replay(self.delivered.replay_from)
                 else:
                     # Notices that arrived while the last read ran are read together: under a
                     # burst, one statement per group reads them all.
@@ -353,6 +367,7 @@ class AlertHub:
         if not group.members:
             return
         try:
+            self.metrics.alert_group_reads.inc()
             async with self._transaction(group.claims, "alert-delivery") as session:
                 rows = await db.fetch_alerts(session, group.key.tenant_id, escalation_ids)
                 recipients = await self._disclose(session, group, rows)
@@ -365,7 +380,9 @@ class AlertHub:
                 subscriber.offer(row)
 
     async def _replay(self, snapshot: str) -> None:
-        await self._recheck_partner_tokens()
+        assert self.pool is not None
+        async with self.pool.acquire(timeout=self.connect_timeout) as connection:
+            until = await db.current_snapshot(connection)
         replayed: set[UUID] = set()
         for groups in list(self.groups.values()):
             for group in list(groups.values()):
@@ -373,8 +390,8 @@ class AlertHub:
                     continue
                 try:
                     async with self._transaction(group.claims, "alert-replay") as session:
-                        rows = [row for row in await db.fetch_alerts_since_snapshot(
-                            session, group.key.tenant_id, snapshot)
+                        rows = [row for row in await db.fetch_alerts_between_snapshots(
+                            session, group.key.tenant_id, snapshot, until)
                             if row["id"] not in self.delivered]
                         recipients = await self._disclose(session, group, rows)
                 except (asyncpg.PostgresError, *UNAVAILABLE):
@@ -387,7 +404,12 @@ class AlertHub:
                 replayed.update(row["id"] for row in rows)
         for escalation_id in replayed:
             self.delivered.add(escalation_id)
+        try:
+            await self._recheck_partner_tokens()
+        except (asyncpg.PostgresError, *UNAVAILABLE):
+            log.warning("partner tokens not re-checked after the listener reconnected")
         if replayed:
+            self.metrics.alerts_replayed.inc(len(replayed))
             log.info("replayed %d alerts after the listener reconnected", len(replayed))
 
     async def _disclose(self, session: Session, group: Group, rows: list[asyncpg.Record]
