@@ -121,7 +121,8 @@ def parse(argv: list[str]) -> Config:
     parser.add_argument("--optimisation-seconds", type=float,
                         help="seconds measured per figure there (BENCH_OPT_DURATION, 5)")
     parser.add_argument("--no-others", action="store_true",
-                        help="skip bench/news2_throughput.py, admission_race.py and scale_out.py "
+                        help="skip bench/news2_throughput.py, admission_race.py, scale_out.py "
+                        "and alerts_fanout.py "
                         "(BENCH_OTHERS=0)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
@@ -380,7 +381,8 @@ def environment() -> dict[str, Any]:
 
 
 def run_others() -> None:
-    for script in ("news2_throughput.py", "admission_race.py", "scale_out.py"):
+    for script in ("news2_throughput.py", "admission_race.py", "scale_out.py",
+                   "alerts_fanout.py"):
         print(f"\n== bench/{script} ==", flush=True)
         subprocess.run([sys.executable, str(Path(__file__).with_name(script))], check=False)
 

@@ -183,7 +183,7 @@ async def _read_as(database: DatabaseUnderTest, claims: Claims, tenant_id: Any,
     try:
         async with pool.acquire(timeout=5) as connection, claimed_transaction(
                 connection, claims, "test", 5000) as session:
-            return await fetch_alert(session, tenant_id, escalation_id, None)
+            return await fetch_alert(session, tenant_id, escalation_id)
     finally:
         await pool.close()
 

@@ -113,7 +113,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     cors_origins: tuple[str, ...] = ()
     persisted_queries: str = "apq"
-    # How often an open subscription re-checks its token (expiry, revocation) between alerts.
+    # How often an open subscription re-checks its token's expiry between alerts (in memory; a
+    # partner token's revocation arrives by NOTIFY at once).
     subscription_recheck_seconds: float = 30.0
     log_level: str = "INFO"
     # How long `wardgraph migrate` waits for a lock before it gives up (and can be retried).

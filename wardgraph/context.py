@@ -93,7 +93,7 @@ class RequestContext:
         return self.require(*Role)
 
     async def alert_stream(
-        self, claims: Claims, ward_id: uuid.UUID | None
+        self, claims: Claims, ward_id: uuid.UUID | None, after: uuid.UUID | None = None
     ) -> AsyncGenerator[asyncpg.Record, None]:
         """The escalations this caller may see, as they are raised. Served over WebSocket only:
         the WebSocket connection's context (server/live.py) provides the stream."""

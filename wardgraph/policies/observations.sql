@@ -126,3 +126,42 @@ create or replace trigger escalations_notify
     for each row execute function app.notify_escalation();
 
 grant execute on function app.notify_escalation() to wg_clinician, wg_nurse, wg_partner;
+
+-- Live alerts are read once per group of subscribers whose claims are alike (the same rows pass
+-- their policies), yet each person who receives one has had PHI disclosed to them: one audit
+-- event per person, in one call per group. Each event is appended by app.record_audit_events,
+-- whose actor comes from the claims, so each person's user or partner token id and request id
+-- are set for their own append, and the group's claims are put back at the end. Not SECURITY
+-- DEFINER: it runs as the group's role and sets only claims the API sets for every request.
+create or replace function app.record_alert_disclosures(
+    escalation_id uuid, patient_id uuid, user_ids uuid[], partner_token_ids uuid[],
+    request_ids text[], occurred_at timestamptz)
+returns integer
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    events     jsonb := jsonb_build_array(jsonb_build_object(
+        'operation', 'READ', 'objectType', 'Escalation',
+        'objectId', escalation_id, 'patientId', patient_id));
+    own_user    text := current_setting('wg.user_id', true);
+    own_partner text := current_setting('wg.partner_token_id', true);
+    own_request text := current_setting('wg.request_id', true);
+    n           integer := coalesce(cardinality(request_ids), 0);
+begin
+    for i in 1..n loop
+        perform set_config('wg.user_id', coalesce(user_ids[i]::text, ''), true),
+                set_config('wg.partner_token_id', coalesce(partner_token_ids[i]::text, ''), true),
+                set_config('wg.request_id', coalesce(request_ids[i], ''), true);
+        perform app.record_audit_events(events, occurred_at);
+    end loop;
+    perform set_config('wg.user_id', coalesce(own_user, ''), true),
+            set_config('wg.partner_token_id', coalesce(own_partner, ''), true),
+            set_config('wg.request_id', coalesce(own_request, ''), true);
+    return n;
+end
+$$;
+revoke execute on function app.record_alert_disclosures(uuid, uuid, uuid[], uuid[], text[],
+    timestamptz) from public;
+grant execute on function app.record_alert_disclosures(uuid, uuid, uuid[], uuid[], text[],
+    timestamptz) to wg_admin, wg_clinician, wg_nurse, wg_partner;

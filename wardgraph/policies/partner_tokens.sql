@@ -40,3 +40,24 @@ create policy partner_token_facilities_own_token on app.partner_token_facilities
 create policy partner_token_facilities_authenticator_lookup on app.partner_token_facilities
     for select to wg_authenticator
     using (true);
+
+-- A live-alert subscriber holding a partner token loses its socket when the token is revoked,
+-- without asking the database before every alert: each API process listens here. The payload
+-- carries ids only (listeners have no tenant claim set).
+create or replace function app.notify_partner_token_revoked() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if new.revoked_at is not null and old.revoked_at is null then
+        perform pg_notify('wardgraph_revocations',
+            json_build_object('tenantId', new.tenant_id, 'partnerTokenId', new.id)::text);
+    end if;
+    return null;
+end
+$$;
+create or replace trigger partner_tokens_notify_revoked
+    after update of revoked_at on app.partner_tokens
+    for each row execute function app.notify_partner_token_revoked();
+
+grant execute on function app.notify_partner_token_revoked() to wg_admin;

@@ -15,10 +15,12 @@ from wardgraph.context import RequestContext
 SUBSCRIBERS = (Role.ADMIN, Role.CLINICIAN, Role.NURSE, Role.PARTNER)
 
 
-async def news2_alerts(context: RequestContext,
-                       ward_id: str | None) -> AsyncGenerator[asyncpg.Record, None]:
+async def news2_alerts(context: RequestContext, ward_id: str | None,
+                       after: str | None = None) -> AsyncGenerator[asyncpg.Record, None]:
     """Checked when subscribing (FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE arrive as the
-    subscription's error), then streamed."""
+    subscription's error), then streamed: first what was raised after `after` (the last alert
+    the client saw before it reconnected), then each new alert."""
     claims = context.require(*SUBSCRIBERS, scope="observations:read")
     ward = ids.decode(ward_id, "Ward") if ward_id is not None else None
-    return await context.alert_stream(claims, ward)
+    last_seen = ids.decode(after, "Escalation") if after is not None else None
+    return await context.alert_stream(claims, ward, last_seen)

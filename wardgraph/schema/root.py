@@ -254,7 +254,12 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(description="NEWS2 escalations as they are raised (MEDIUM or HIGH "
                              "risk, or a red score), of one ward or of every ward the caller "
-                             "sees (ADMIN, CLINICIAN, NURSE; partners need observations:read).")
-    async def news2_alerts(self, info: Info, ward_id: strawberry.ID | None = None
-                           ) -> AsyncGenerator[News2Alert, None]:
-        return alerts_of(await alerts.news2_alerts(info.context, ward_id))
+                             "sees (ADMIN, CLINICIAN, NURSE; partners need observations:read). "
+                             "A client that reconnects gives `after`, the escalationId of the "
+                             "last alert it received, and first receives what it missed.")
+    async def news2_alerts(
+        self, info: Info, ward_id: strawberry.ID | None = None,
+        after: Annotated[strawberry.ID | None, strawberry.argument(
+            description="The escalationId of the last alert received: resume after it.")] = None,
+    ) -> AsyncGenerator[News2Alert, None]:
+        return alerts_of(await alerts.news2_alerts(info.context, ward_id, after))

@@ -338,7 +338,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             metrics=metrics,
             # LISTEN holds its server connection: never through a transaction pooler.
             hub=AlertHub(settings.listen_database_url or database_url,
-                         settings.pool_timeout_seconds, metrics),
+                         settings.pool_timeout_seconds, metrics, pool,
+                         settings.limits.statement_timeout_ms, settings.claims_mode),
             persisted=PersistedQueryStore(pool, settings.persisted_queries,
                                           settings.pool_timeout_seconds),
             limiter=SharedRateLimiter(pool, settings.limits.rate_limit_per_minute,

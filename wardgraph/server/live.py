@@ -1,17 +1,14 @@
-"""Live NEWS2 alerts over WebSocket (graphql-transport-ws).
+"""Live NEWS2 alerts over WebSocket (graphql-transport-ws): the connection's context, the
+stream one subscription receives, and the rule that WebSocket serves subscriptions only.
 
-One LISTEN connection per process hears of every escalation (the trigger in
-policies/observations.sql sends only a tenant id and an escalation id: NOTIFY payloads reach
-listeners with no tenant set). The hub hands each notice to the subscribers of that tenant;
-each subscriber re-reads the escalation in its own short transaction, as its own role with its
-own claims, so row-level security decides whether it sees the alert: no tenant, facility or
-scope ever receives another's. Notices sent while the listener is reconnecting are lost; a
-client that reconnects reads current escalations over HTTP.
-
-A subscriber's token is checked again before each alert and every
-`subscription_recheck_seconds`: one that expired or was revoked closes the socket (4401). A
-subscriber whose queue of pending notices fills up is closed too (4008), rather than silently
-dropping clinical alerts; its client reconnects and catches up.
+The process's hub (server/alert_hub.py) hears of every escalation and reads it once per group
+of subscribers that must see the same thing, under that group's claims, so row-level security
+decides whether a subscriber sees the alert: no tenant, facility or scope ever receives
+another's. A subscriber's token expiry is checked in memory before each alert and every
+`subscription_recheck_seconds`; a revoked partner token is learnt by NOTIFY. Either closes the
+socket (4401). A subscriber whose queue of pending alerts fills up is closed too (4008), rather
+than silently dropping clinical alerts; its client reconnects and resumes with `after:` (the
+last alert it saw), receiving what it missed before anything new.
 
 A connection_init whose token does not hold counts against the same per-address allowance of
 failed credentials as HTTP (server/ratelimit.py), checked before the token is looked up: an
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
@@ -43,147 +39,25 @@ from wardgraph.auth.claims import Claims
 from wardgraph.auth.tokens import is_partner_token, partner_token_hash
 from wardgraph.context import RequestContext
 from wardgraph.db import alerts as db
-from wardgraph.db.audit import AuditEvent, record_audit_events
-from wardgraph.db.auth import fetch_partner_token_claims
-from wardgraph.db.errors import UNAVAILABLE
 from wardgraph.db.session import claimed_transaction
+from wardgraph.server.alert_hub import (
+    CLOSE_TOKEN_INVALID,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAVAILABLE,
+    AlertHub,
+    Subscriber,
+)
 from wardgraph.server.errors import format_error
 from wardgraph.server.metrics import Metrics
 from wardgraph.server.ratelimit import RateLimited, RateLimiter, address_key
 
 log = logging.getLogger("wardgraph.subscriptions")
 
-CHANNEL = "wardgraph_escalations"
-CLOSE_TOKEN_INVALID = 4401  # the token expired or was revoked: authenticate again
-CLOSE_TOO_SLOW = 4008  # the client fell a full queue behind: reconnect and catch up
-CLOSE_UNAVAILABLE = 1013  # the database is unavailable: try again later
-# The listener checks its connection this often; a dead peer that sent no FIN is found here.
-LISTENER_PING_SECONDS = 30.0
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+__all__ = ["AlertHub", "LiveTransport", "SubscriptionContext", "authenticate_connection"]
 
-
-@dataclass(frozen=True)
-class Notice:
-    tenant_id: UUID
-    escalation_id: UUID
-
-
-def parse_notice(payload: str) -> Notice | None:
-    try:
-        body = json.loads(payload)
-        return Notice(UUID(body["tenantId"]), UUID(body["escalationId"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-class Subscriber:
-    """One subscription's pending notices, at most `size` of them."""
-
-    def __init__(self, tenant_id: UUID, size: int) -> None:
-        self.tenant_id = tenant_id
-        self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=max(1, size))
-        self.overflowed = False
-
-    def offer(self, notice: Notice) -> None:
-        try:
-            self.queue.put_nowait(notice)
-        except asyncio.QueueFull:
-            self.overflowed = True
-
-    async def next(self, wait_seconds: float) -> Notice | None:
-        """The next notice, or None when `wait_seconds` pass without one."""
-        try:
-            return await asyncio.wait_for(self.queue.get(), wait_seconds)
-        except TimeoutError:
-            return None
-
-
-class AlertHub:
-    """The process's one LISTEN connection (as the API's login role: LISTEN needs no
-    privilege), reconnected when it drops, and the subscribers it fans notices out to."""
-
-    def __init__(self, database_url: str, connect_timeout: float, metrics: Metrics) -> None:
-        self.database_url = database_url
-        self.connect_timeout = connect_timeout
-        self.metrics = metrics
-        self.subscribers: dict[UUID, set[Subscriber]] = {}
-        self.listening = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def ready(self) -> None:
-        """Listening, or SERVICE_UNAVAILABLE after the connect timeout."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever())
-        try:
-            await asyncio.wait_for(self.listening.wait(), self.connect_timeout)
-        except TimeoutError as error:
-            raise errors.unavailable() from error
-
-    def subscribe(self, tenant_id: UUID, size: int) -> Subscriber:
-        subscriber = Subscriber(tenant_id, size)
-        self.subscribers.setdefault(tenant_id, set()).add(subscriber)
-        return subscriber
-
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        peers = self.subscribers.get(subscriber.tenant_id)
-        if peers is not None:
-            peers.discard(subscriber)
-            if not peers:
-                del self.subscribers[subscriber.tenant_id]
-
-    def dispatch(self, payload: str) -> None:
-        notice = parse_notice(payload)
-        if notice is None:
-            log.warning("ignored a malformed notice on %s", CHANNEL)
-            return
-        for subscriber in list(self.subscribers.get(notice.tenant_id, ())):
-            subscriber.offer(notice)
-
-    def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        self.dispatch(payload)
-
-    async def _listen_forever(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self._listen_once()
-                attempt = 0
-            except (asyncpg.PostgresError, *UNAVAILABLE) as error:
-                log.warning("alert listener disconnected: %s", error.__class__.__name__)
-            except Exception:
-                # Whatever happened, a listener that stops for good would leave every
-                # subscriber waiting in silence: log it and connect again.
-                log.exception("alert listener failed")
-            finally:
-                self.listening.clear()
-                self.metrics.alert_listener_up.set(0)
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
-
-    async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self.database_url, timeout=self.connect_timeout)
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _: lost.set())
-        try:
-            await connection.add_listener(CHANNEL, self._on_notification)
-            self.listening.set()
-            self.metrics.alert_listener_up.set(1)
-            while not connection.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), LISTENER_PING_SECONDS)
-                if lost.is_set():
-                    return
-                await connection.execute("select 1", timeout=self.connect_timeout)
-        finally:
-            if not connection.is_closed():
-                connection.terminate()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+# At most this many missed alerts are sent to a subscriber that resumes; one that missed more
+# reads the rest over HTTP.
+RESUME_LIMIT = 1000
 
 
 @dataclass
@@ -203,12 +77,28 @@ class SubscriptionContext(RequestContext):
             await self.request.close(code=code, reason=reason)
 
     async def alert_stream(
-        self, claims: Claims, ward_id: UUID | None
+        self, claims: Claims, ward_id: UUID | None, after: UUID | None = None
     ) -> AsyncGenerator[asyncpg.Record, None]:
         live = live_context(self)
         assert live.hub is not None
         await live.hub.ready()
-        return alert_rows(live, claims, ward_id)
+        subscriber = Subscriber(claims, ward_id, self.request_id,
+                                self.settings.limits.subscription_queue_size,
+                                token_hash=self._partner_token_hash(claims))
+        # Joined before the missed alerts are read: an alert raised meanwhile is queued, and
+        # skipped if the read already had it.
+        live.hub.subscribe(subscriber)
+        try:
+            missed = [] if after is None else await missed_alerts(live, subscriber, after)
+        except BaseException:
+            live.hub.unsubscribe(subscriber)
+            raise
+        return alert_rows(live, subscriber, missed)
+
+    def _partner_token_hash(self, claims: Claims) -> bytes | None:
+        if claims.is_partner and self.token and is_partner_token(self.token):
+            return partner_token_hash(self.token)
+        return None
 
 
 def presented_token(context: SubscriptionContext) -> str | None:
@@ -262,65 +152,56 @@ def live_context(context: RequestContext) -> SubscriptionContext:
     return context
 
 
-async def still_valid(context: SubscriptionContext, claims: Claims) -> bool:
-    """Whether the connection's token still holds: not expired, and for a partner token not
-    revoked (asked of the database, like every partner request)."""
-    now = datetime.now(UTC)
-    if claims.expires_at is not None and claims.expires_at <= now:
-        return False
-    if claims.is_partner and context.token and is_partner_token(context.token):
-        row = await fetch_partner_token_claims(
-            context.state.pool, partner_token_hash(context.token), now,
-            context.settings.pool_timeout_seconds)
-        return row is not None
-    return True
-
-
-async def read_alert(context: SubscriptionContext, claims: Claims, notice: Notice,
-                     ward_id: UUID | None) -> asyncpg.Record | None:
-    """The escalation as this subscriber may see it, in a short transaction of its own; a read
-    of PHI, so it is audited like any other."""
-    settings = context.settings
+async def missed_alerts(context: SubscriptionContext, subscriber: Subscriber,
+                        after: UUID) -> list[asyncpg.Record]:
+    """What the subscriber missed since `after`, read under its own claims and audited as
+    disclosed to it; NOT_FOUND when it may not see `after` (or it does not exist)."""
+    settings, claims = context.settings, subscriber.claims
     async with context.state.pool.acquire(
         timeout=settings.pool_timeout_seconds
     ) as connection, claimed_transaction(
         connection, claims, context.request_id, settings.limits.statement_timeout_ms,
         settings.claims_mode,
     ) as session:
-        row = await db.fetch_alert(session, notice.tenant_id, notice.escalation_id, ward_id)
-        if row is not None:
-            await record_audit_events(
-                session, [AuditEvent("READ", "Escalation", row["id"], row["patient_id"])],
-                datetime.now(UTC))
-        return row
+        rows = await db.fetch_alerts_after(session, claims.tenant_id, after, RESUME_LIMIT)
+        if rows is None:
+            raise errors.not_found()
+        now = datetime.now(UTC)
+        rows = [row for row in rows if subscriber.wants(row, now)]
+        for row in rows:
+            await db.record_alert_disclosures(session, row, [claims.user_id],
+                                              [claims.partner_token_id],
+                                              [context.request_id], now)
+        return rows
 
 
-async def alert_rows(context: SubscriptionContext, claims: Claims,
-                     ward_id: UUID | None) -> AsyncGenerator[asyncpg.Record, None]:
-    """The escalations this subscriber may see, as they are raised, until the socket closes."""
+async def alert_rows(context: SubscriptionContext, subscriber: Subscriber,
+                     missed: list[asyncpg.Record]) -> AsyncGenerator[asyncpg.Record, None]:
+    """The alerts this subscriber may see: those it missed, then each as it is raised, until
+    the socket closes."""
     assert context.hub is not None and context.metrics is not None
     hub, metrics, settings = context.hub, context.metrics, context.settings
-    subscriber = hub.subscribe(claims.tenant_id, settings.limits.subscription_queue_size)
     metrics.subscriptions_open.inc()
+    sent: set[UUID] = set()
     try:
+        for row in missed:
+            sent.add(row["id"])
+            metrics.alert_deliveries.inc()
+            yield row
         while True:
-            notice = await subscriber.next(settings.subscription_recheck_seconds)
+            row = await subscriber.next(settings.subscription_recheck_seconds)
             if subscriber.overflowed:
                 metrics.slow_subscribers.inc()
                 await _close(context, CLOSE_TOO_SLOW, "Too slow: the alert queue overflowed")
-            try:
-                if not await still_valid(context, claims):
-                    await _close(context, CLOSE_TOKEN_INVALID, "Token expired or revoked")
-                if notice is None:
-                    continue
-                row = await read_alert(context, claims, notice, ward_id)
-            except (asyncpg.PostgresError, *UNAVAILABLE):
-                log.warning("alert read failed; closing the subscription", exc_info=True)
+            if subscriber.revoked or subscriber.expired(datetime.now(UTC)):
+                await _close(context, CLOSE_TOKEN_INVALID, "Token expired or revoked")
+            if subscriber.failed:
+                log.warning("alert read failed; closing the subscription")
                 await _close(context, CLOSE_UNAVAILABLE, "Database unavailable; reconnect")
+            if row is None or row["id"] in sent:
                 continue
-            if row is not None:
-                metrics.alert_deliveries.inc()
-                yield row
+            metrics.alert_deliveries.inc()
+            yield row
     finally:
         hub.unsubscribe(subscriber)
         metrics.subscriptions_open.dec()

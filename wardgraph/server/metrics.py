@@ -75,6 +75,14 @@ class Metrics:
         self.alert_deliveries = Counter(
             "wardgraph_alerts_delivered", "NEWS2 alerts sent to subscribers.",
             registry=self.registry)
+        self.alerts_replayed = Counter(
+            "wardgraph_alerts_replayed",
+            "Escalations raised while the alert listener was reconnecting, delivered after.",
+            registry=self.registry)
+        self.alert_group_reads = Counter(
+            "wardgraph_alert_group_reads",
+            "Reads of escalations for a group of subscribers with alike claims.",
+            registry=self.registry)
         self.slow_subscribers = Counter(
             "wardgraph_slow_subscribers_closed",
             "Subscriptions closed because the client fell a full queue behind.",
