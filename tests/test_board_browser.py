@@ -257,6 +257,38 @@ async def test_recording_form_refuses_values_the_api_refuses(
     await expect(page.locator("#record")).to_be_hidden()
 
 
+async def test_api_field_error_shows_next_to_the_field_it_names(
+        live_server: Any, api: Api, demo_ward: DemoWard, open_board: OpenBoard) -> None:
+    page = await open_board(live_server.url, "nurse")
+    await sign_in(page, demo_ward.slug, f"nurse@{demo_ward.slug}.example")
+    # The form's own range check would catch 301 mmHg first; widened here, as a form out of
+    # step with the API would be, the value reaches the API and only the API refuses it.
+    await page.evaluate("VITALS.find((rule) => rule.field === 'systolicBp').high = 1000")
+    await bed(page, "M-02").get_by_role("button", name="Record observations").click()
+    for label, value in (("Respiration rate", "16"), ("SpO₂", "97"), ("Systolic BP", "301"),
+                         ("Pulse", "70"), ("Temperature", "37.0")):
+        await page.get_by_label(label).fill(value)
+    async with page.expect_response(
+            lambda r: "recordObservation" in (r.request.post_data or "")) as answered:
+        await page.get_by_role("button", name="Save observation").click()
+    body = await (await answered.value).json()
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "VALIDATION_FAILED"
+    assert error["extensions"]["field"] == "systolicBp"
+    # The API's own words (not the form's "Systolic BP must be ..."), beside that field only.
+    await expect(page.locator("#systolicBp-error")).to_have_text(error["message"])
+    assert error["message"] == "systolicBp must be between 20 and 300 mmHg"
+    await expect(page.get_by_label("Systolic BP")).to_have_attribute("aria-invalid", "true")
+    for other in ("respirationRate", "spo2", "pulse", "temperature"):
+        await expect(page.locator(f"#{other}-error")).to_be_empty()
+    await expect(page.locator("#record-error")).to_be_empty()
+    await expect(page.locator("#record")).to_be_visible()  # kept open to correct the value
+    data = await api.data("query($id: ID!) { patient(id: $id) { observations { edges { node "
+                          "{ id } } } } }", {"id": demo_ward.patients["M-02"]},
+                          demo_ward.nurse_token)
+    assert len(data["patient"]["observations"]["edges"]) == 1  # only the seeded one
+
+
 async def test_high_score_raises_the_alert(
         live_server: Any, api: Api, demo_ward: DemoWard, open_board: OpenBoard,
         tmp_path: Path) -> None:

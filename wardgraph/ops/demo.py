@@ -1,5 +1,6 @@
 """Demo data: two tenants (so isolation can be seen), facilities in three time zones, wards,
-beds, patients, one user per role and a partner token, plus tokens to paste."""
+beds, patients (a few admitted, with vital signs), one user per role and a partner token, plus
+tokens to paste."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from wardgraph.db.operator import (
     tenant_admin,
 )
 from wardgraph.db.session import claimed_transaction
+from wardgraph.ops.demo_census import admit_demo_patients
 
 DEMO_PASSWORD = "demo-password-123"
 TOKEN_TTL = timedelta(hours=8)
@@ -95,11 +97,23 @@ async def _seed_new_tenant(connection: asyncpg.Connection, slug: str, name: str,
     return tenant
 
 
-async def seed_demo(admin_url: str) -> list[DemoTenant]:
+TenantSpec = tuple[str, str, tuple[tuple[str, str, str], ...]]
+
+
+async def seed_demo(admin_url: str,
+                    tenants: tuple[TenantSpec, ...] = TENANTS) -> list[DemoTenant]:
+    """Seed the demo tenants that are missing; only those also get patients in their beds (a
+    restart never re-admits anyone the demo's users have since discharged)."""
     connection = await asyncpg.connect(admin_url)
     try:
-        return [await seed_tenant(connection, slug, name, facilities)
-                for slug, name, facilities in TENANTS]
+        seeded: list[DemoTenant] = []
+        for slug, name, facilities in tenants:
+            new = await fetch_tenant_by_slug(connection, slug) is None
+            tenant = await seed_tenant(connection, slug, name, facilities)
+            if new:
+                await admit_demo_patients(connection, tenant.tenant_id, tenant.users)
+            seeded.append(tenant)
+        return seeded
     finally:
         await connection.close()
 
