@@ -22,7 +22,7 @@ from wardgraph.errors import AppError
 from wardgraph.server.errors import app_error_of
 from wardgraph.server.fhir.outcomes import client_message, internal, outcome, status_of
 from wardgraph.server.metrics import CODE_KEY, REQUEST_ID_KEY
-from wardgraph.server.ratelimit import RateLimited, address_key, caller_key
+from wardgraph.server.ratelimit import RateLimited, address_key
 
 log = logging.getLogger("wardgraph.fhir")
 
@@ -62,7 +62,7 @@ async def admit(context: RequestContext, request: Request) -> None:
                 context.auth_failure.code == errors.UNAUTHENTICATED):
             services.failed_auth.check(address)
     if context.claims is not None:
-        services.limiter.check(caller_key(context.claims))
+        await services.limiter.check(context.claims)
 
 
 async def run(request: Request, handler: Handler) -> Answer:
