@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from wardgraph.policy_tools.check import diff, snapshot_of
+from wardgraph.ops.policy_tools.check import diff, snapshot_of
 
 from tests.harness import DatabaseUnderTest, _with_database
 from tests.own_postgres import one_line_error, wardgraph_cli
