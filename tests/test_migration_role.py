@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from wardgraph.ops.policy_tools.check import diff, snapshot_of
 
 from tests.harness import DatabaseUnderTest, _with_database
 from tests.own_postgres import one_line_error, wardgraph_cli
 from wardgraph.migrations.apply import WG_ROLES
+from wardgraph.ops.policy_tools.check import diff, snapshot_of
 
 
 @pytest.fixture
