@@ -15,6 +15,8 @@
 --                    included) for callers who may not read the rows it counts.
 --   wg_admission_tracker owns app.track_admitted_facilities(), which adds an admission's
 --                    facility to app.patients.admitted_facility_ids whoever admits.
+--   wg_audit_reader  owns app.audit_event_seqs_touching(), the auditor's indexed look-up of
+--                    the events that touched a patient. Not in wg_tenant: see audit.sql.
 -- The one list of wardgraph's roles, in the order the access matrix shows them: the
 -- audit.policy_matrix view calls this function, and Python reads the list from this file
 -- (wardgraph.policies.ROLES), so a role is added here and nowhere else.
@@ -23,7 +25,7 @@ create or replace function platform.wardgraph_roles() returns text[]
     as $fn$ select array['wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                          'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
                          'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
-                         'wg_api']::text[] $fn$;
+                         'wg_audit_reader', 'wg_api']::text[] $fn$;
 
 do $roles$
 declare
@@ -56,7 +58,8 @@ begin
     from pg_catalog.pg_roles
     where rolname in ('wg_tenant', 'wg_admin', 'wg_clinician', 'wg_nurse', 'wg_billing',
                       'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
-                      'wg_reporter', 'wg_query_registry', 'wg_admission_tracker', 'wg_api')
+                      'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
+                      'wg_audit_reader', 'wg_api')
       and not pg_catalog.pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION');
     if missing is not null then
         raise exception 'the roles % exist already and % cannot grant them', missing, current_user
@@ -86,7 +89,8 @@ begin
         return;
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
-                             'wg_query_registry', 'wg_admission_tracker', 'wg_admin']
+                             'wg_query_registry', 'wg_admission_tracker', 'wg_audit_reader',
+                             'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then
             execute format('grant %I to current_user', r);

@@ -6,6 +6,8 @@ grant usage on schema platform to wg_tenant, wg_authenticator;
 grant usage on schema auth to wg_api;
 -- app.track_admitted_facilities() runs as wg_admission_tracker (policies/admissions.sql).
 grant usage on schema app to wg_admission_tracker;
+-- app.audit_event_seqs_touching() runs as wg_audit_reader (policies/audit.sql).
+grant usage on schema app to wg_audit_reader;
 
 -- Functions are not callable by PUBLIC unless a file below grants them. The default is changed
 -- for the whole database, not per schema: a per-schema default can only add to the built-in one

@@ -40,6 +40,9 @@ ROLE_SENTENCES: dict[str, str] = {
     "wg_admission_tracker": "Owns app.track_admitted_facilities(), the trigger that records "
                             "the facilities each patient was admitted to, whoever admits; no "
                             "request runs as it.",
+    "wg_audit_reader": "Owns app.audit_event_seqs_touching(), the auditor's indexed look-up of "
+                       "the audit events that touched a patient, within the caller's tenant; no "
+                       "request runs as it.",
     "wg_api": "The API's login role: owns and reads nothing itself (NOINHERIT) and can only "
               "become one of the request roles, one transaction at a time.",
     "wg_tenant": "The group of every role that acts inside one tenant: the restrictive "

@@ -25,6 +25,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     # Adds an admission's facility to its patient through app.track_admitted_facilities(), for
     # whoever admits, the claim-less superuser included.
     "wg_admission_tracker",
+    # Finds the events that touched a patient through app.audit_event_seqs_touching(), which
+    # takes the tenant from the claims (policies/audit.sql says why it is not in wg_tenant).
+    "wg_audit_reader",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
