@@ -60,6 +60,8 @@ class RequestContext:
     # Whether the answer came from the query's plan (wardgraph/pipeline/planned) rather than the
     # general executor.
     planned: bool = False
+    # Why the plan did not answer a query, when it did not (/metrics counts it by this reason).
+    plan_fallback: str | None = None
     _sent_before: int = 0
 
     @property
