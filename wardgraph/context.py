@@ -171,6 +171,14 @@ class RequestContext:
         await self.finish(commit=False)
         self._loaders = None
 
+    def forget_reads(self) -> None:
+        """New DataLoaders, in the same transaction: for a plan abandoned without a database
+        error, so that the general executor runs as if no plan had (wardgraph/pipeline/planned).
+        With the plan's rows cached, a field the general executor would cancel (graphql-core
+        stops siblings once a null reaches the root) could finish first, and audit a read of a
+        patient whose record is not sent."""
+        self._loaders = None
+
     def _show_statements(self) -> None:
         """In development, the statement count in a response header: how tests and benchmarks
         see, over HTTP, that a list costs no more statements than one row."""

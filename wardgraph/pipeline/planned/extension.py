@@ -48,13 +48,16 @@ class PlannedQueries(SchemaExtension):
             data = await run.data()
         except Exception as reason:
             # Anything the plan cannot reproduce exactly, errors above all, is answered by the
-            # general executor; what the plan read stays cached in the DataLoaders.
+            # general executor, as if the plan had never run: none of its audit events, none of
+            # its cached reads.
             del context.audit[audited:]
             log.debug("plan abandoned: %r", reason)
             context.plan_fallback = _abandoned(reason)
             if _from_the_database(reason):
                 # The transaction is aborted: the general executor starts from scratch.
                 await context.start_over()
+            else:
+                context.forget_reads()
         else:
             context.planned = True
             ctx.result = ExecutionResult(data=data)
