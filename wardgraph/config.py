@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 DEV_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
 MIN_SECRET_BYTES = 32
@@ -199,3 +200,31 @@ class Settings:
                 f"set WARDGRAPH_DATA_DIR to a writable folder with free space, or set "
                 f"WARDGRAPH_JWT_SECRET") from error
         return replace(self, jwt_secret=secret)
+
+
+@dataclass(frozen=True)
+class DatabaseLocation:
+    """The parts of a database URL a message may name (never the password)."""
+
+    user: str
+    password: str | None
+    host: str
+    port: int
+    database: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}/{self.database} as {self.user}"
+
+
+def database_location(url: str) -> DatabaseLocation:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = parts.hostname or query.get("host", ["localhost"])[0]
+    user = unquote(parts.username) if parts.username else query.get("user", ["postgres"])[0]
+    password = unquote(parts.password) if parts.password is not None else None
+    database = unquote(parts.path.lstrip("/")) or user
+    try:
+        port = parts.port or int(query.get("port", ["5432"])[0])
+    except ValueError:
+        port = 5432
+    return DatabaseLocation(user, password, host, port, database)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from wardgraph.db.startup_checks import where
+from wardgraph.config import database_location
 
 API_ROLE = "wg_api"
 
@@ -20,7 +20,7 @@ def api_password_in(database_url: str | None) -> str | None:
     """The password of WARDGRAPH_DATABASE_URL when that URL logs in as wg_api."""
     if not database_url:
         return None
-    place = where(database_url)
+    place = database_location(database_url)
     return place.password if place.user == API_ROLE and place.password else None
 
 

@@ -16,7 +16,7 @@ from alembic.util import CommandError
 from wardgraph.auth import tokens as auth
 from wardgraph.auth.claims import Claims, Role
 from wardgraph.config import ConfigError, Settings, parse_duration
-from wardgraph.db import organisation, startup_checks
+from wardgraph.db import organisation
 from wardgraph.db.operator import (
     OPERATOR_STATEMENT_TIMEOUT_MS,
     fetch_facility_ids_by_code,
@@ -27,7 +27,7 @@ from wardgraph.db.operator import (
 from wardgraph.db.persisted_queries import upsert_allow_listed
 from wardgraph.db.session import claimed_transaction
 from wardgraph.db.target import DatabaseTarget, open_target
-from wardgraph.migrations import runner
+from wardgraph.migrations import runner, startup_checks
 from wardgraph.migrations.api_password import api_password_in, set_api_password
 from wardgraph.migrations.failures import MigrationFailed, migrate_or_explain
 from wardgraph.ops.policy_tools import command as policy_command

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
-from wardgraph.config import ConfigError
+from wardgraph.config import ConfigError, DatabaseLocation, database_location
 from wardgraph.migrations.stamp import READ_STAMP_SQL, SchemaState, compare
 
 API_SETTING = "WARDGRAPH_DATABASE_URL"
@@ -42,35 +40,9 @@ where r.rolname = current_user and d.datname = current_database()
 """
 
 
-@dataclass(frozen=True)
-class Where:
-    """The parts of a database URL a message may name (never the password)."""
-
-    user: str
-    password: str | None
-    host: str
-    port: int
-    database: str
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}/{self.database} as {self.user}"
 
 
-def where(url: str) -> Where:
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    host = parts.hostname or query.get("host", ["localhost"])[0]
-    user = unquote(parts.username) if parts.username else query.get("user", ["postgres"])[0]
-    password = unquote(parts.password) if parts.password is not None else None
-    database = unquote(parts.path.lstrip("/")) or user
-    try:
-        port = parts.port or int(query.get("port", ["5432"])[0])
-    except ValueError:
-        port = 5432
-    return Where(user, password, host, port, database)
-
-
-def _password_fix(setting: str, place: Where) -> str:
+def _password_fix(setting: str, place: DatabaseLocation) -> str:
     if setting == API_SETTING and place.user == "wg_api":
         return (f"put wg_api's password in {setting} and run `wardgraph migrate`, "
                 "which sets it from that URL")
@@ -80,7 +52,7 @@ def _password_fix(setting: str, place: Where) -> str:
 async def connect(url: str, setting: str) -> asyncpg.Connection:
     """A connection, or a ConfigError naming what refused it and how to fix it."""
     try:
-        place = where(url)
+        place = database_location(url)
     except ValueError as error:
         raise ConfigError(f"{setting} is not a PostgreSQL URL ({error})") from None
     try:
@@ -124,7 +96,7 @@ async def _check_api_role(url: str) -> None:
         if state.behind:
             raise ConfigError(f"{state.message}: run `wardgraph migrate` (with "
                               f"{ADMIN_SETTING}) before `wardgraph serve`")
-        place = where(url)
+        place = database_location(url)
         missing = [r["wanted"] for r in await connection.fetch(MISSING_REQUEST_ROLES_SQL,
                                                                list(REQUEST_ROLES))]
         if missing or not await connection.fetchval(CAN_USE_AUTH_SQL):
@@ -145,7 +117,7 @@ async def _check_migration_role(url: str) -> None:
     assert row is not None
     if row["rolsuper"]:
         return
-    place = where(url)
+    place = database_location(url)
     lacking = [name for name, held in (("CREATEROLE", row["rolcreaterole"]),
                                        ("BYPASSRLS", row["rolbypassrls"])) if not held]
     fixes = [f"alter role {place.user} {' '.join(lacking).lower()}"] if lacking else []
