@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-slow lint bench schema clean
+.PHONY: serve test test-slow lint bench bench-quick schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run_all.py --quick
 
 schema: $(STAMP)
 	$(BIN)/python -c "from wardgraph.schema import sdl; open('wardgraph/schema.graphql', 'w').write(sdl())"

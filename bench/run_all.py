@@ -6,13 +6,15 @@ test: it prints figures and asserts no timing. It
 1. starts an embedded PostgreSQL in a folder under /tmp (durability off, as in the tests) with
    pg_stat_statements, migrates it, and seeds it set-based (tests/seeding.py): by default 100
    tenants and 1,000,000 observations;
-2. for the ward dashboard, patient search and recordObservation, runs each system in turn as a
-   server process of its own on a loopback port — wardgraph (its app under uvicorn), the peer
-   (PostGraphile 4 on the same database, roles and policies; bench/peer_postgraphile.*) and the
-   floor (the same rows by raw asyncpg, no GraphQL; bench/floor.py) — and measures requests per
-   second, p50 and p99 at each concurrency with a load generator in yet another process
-   (bench/loadgen.py), then the SQL statements each request sent (pg_stat_statements, every
-   top-level statement the server received, BEGIN and COMMIT included);
+2. starts each system as a server process of its own on a loopback port — wardgraph (its app
+   under uvicorn), the peers (PostGraphile 5 and 4 on the same database, roles and policies;
+   bench/peer_postgraphile*) and the floor (the same rows by raw asyncpg, no GraphQL;
+   bench/floor.py) — and, for the ward dashboard, patient search and recordObservation at each
+   concurrency, measures them in short alternating rounds (A B C A B C ...; bench/rounds.py) with
+   a load generator in yet another process (bench/loadgen.py): requests per second, p50 and p99
+   as medians over the rounds, and each ratio to wardgraph with its spread; then the SQL
+   statements each request sent (pg_stat_statements, every top-level statement the server
+   received, BEGIN and COMMIT included); then the same rounds with 2 processes per system;
 3. measures what the RLS policies cost (bench/rls_overhead.py);
 4. prints the figures and the ratios wardgraph/PostGraphile and wardgraph/floor, and writes them
    to bench/results/latest.json; then runs the smaller benchmarks of bench/ (--no-others skips
@@ -36,8 +38,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,8 @@ import httpx
 # Allow running as a script from a checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import database, optimisations, rls_overhead, servers
-from bench.servers import Probe, ServerOptions
+from bench import database, optimisations, rls_overhead, rounds, servers
+from bench.servers import PEERS, Probe, ServerOptions
 from bench.workloads import SYSTEMS, WORKLOADS, Workloads, dashboard_rows
 from tests.seeding import Seeded, Shape, seed
 
@@ -63,6 +65,8 @@ class Config:
     observations: int
     duration: float
     warmup: float
+    rounds: int
+    scale_workers: int
     concurrency: list[int]
     count: int
     rls_seconds: float
@@ -95,13 +99,21 @@ def env_float(name: str, default: float) -> float:
 def parse(argv: list[str]) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="100,000 observations, 20 tenants, 3-second measurements")
+                        help="for development (make bench-quick, under 3 minutes): 100,000 "
+                        "observations, 20 tenants, wardgraph against PostGraphile 5 and the "
+                        "floor in 3 one-second rounds, nothing else")
     parser.add_argument("--tenants", type=int, help="tenants (BENCH_TENANTS, 100)")
     parser.add_argument("--observations", type=int,
                         help="observations (BENCH_OBSERVATIONS, 1000000)")
     parser.add_argument("--duration", type=float,
-                        help="seconds measured per figure (BENCH_DURATION, 8)")
-    parser.add_argument("--warmup", type=float, help="seconds before measuring (BENCH_WARMUP, 2)")
+                        help="seconds measured per system per round (BENCH_DURATION, 2.5)")
+    parser.add_argument("--warmup", type=float,
+                        help="seconds of each round's turn before measuring (BENCH_WARMUP, 0.5)")
+    parser.add_argument("--rounds", type=int,
+                        help="alternating rounds per figure (BENCH_ROUNDS, 5)")
+    parser.add_argument("--scale-workers", type=int,
+                        help="processes per system for the extra rows at the largest "
+                        "concurrency, 0 to skip (BENCH_SCALE_WORKERS, 2)")
     parser.add_argument("--concurrency", help="clients, comma-separated (BENCH_CONCURRENCY, 1,32)")
     parser.add_argument("--count", type=int,
                         help="requests whose statements are counted (BENCH_COUNT, 20)")
@@ -117,9 +129,9 @@ def parse(argv: list[str]) -> Config:
     parser.add_argument("--http", help="uvicorn HTTP parser, httptools or h11 (BENCH_HTTP)")
     parser.add_argument("--optimisation-rounds", type=int,
                         help="rounds of the optimisation-by-optimisation comparison, 0 to skip "
-                        "(BENCH_OPT_ROUNDS, 3)")
+                        "(BENCH_OPT_ROUNDS, 2)")
     parser.add_argument("--optimisation-seconds", type=float,
-                        help="seconds measured per figure there (BENCH_OPT_DURATION, 5)")
+                        help="seconds measured per figure there (BENCH_OPT_DURATION, 3)")
     parser.add_argument("--no-others", action="store_true",
                         help="skip bench/news2_throughput.py, admission_race.py, scale_out.py "
                         "and alerts_fanout.py "
@@ -135,7 +147,8 @@ def parse(argv: list[str]) -> Config:
         return quick_default if quick else default
 
     concurrency = pick(args.concurrency, "BENCH_CONCURRENCY", "1,32", "1,32", str)
-    systems = pick(args.systems, "BENCH_SYSTEMS", ",".join(SYSTEMS), ",".join(SYSTEMS), str)
+    systems = pick(args.systems, "BENCH_SYSTEMS", ",".join(SYSTEMS),
+                   "wardgraph,postgraphile5,floor", str)
     workloads = pick(args.workloads, "BENCH_WORKLOADS", ",".join(WORKLOADS),
                      ",".join(WORKLOADS), str)
     defaults = ServerOptions()
@@ -147,17 +160,19 @@ def parse(argv: list[str]) -> Config:
     return Config(
         tenants=pick(args.tenants, "BENCH_TENANTS", 100, 20, int),
         observations=pick(args.observations, "BENCH_OBSERVATIONS", 1_000_000, 100_000, int),
-        duration=pick(args.duration, "BENCH_DURATION", 8.0, 3.0, float),
-        warmup=pick(args.warmup, "BENCH_WARMUP", 2.0, 1.0, float),
+        duration=pick(args.duration, "BENCH_DURATION", 2.5, 1.0, float),
+        warmup=pick(args.warmup, "BENCH_WARMUP", 0.5, 0.3, float),
+        rounds=pick(args.rounds, "BENCH_ROUNDS", 5, 3, int),
+        scale_workers=pick(args.scale_workers, "BENCH_SCALE_WORKERS", 2, 0, int),
         concurrency=[int(c) for c in concurrency.split(",")],
         count=pick(args.count, "BENCH_COUNT", 20, 10, int),
-        rls_seconds=pick(args.rls_seconds, "BENCH_RLS_SECONDS", 2.0, 1.0, float),
+        rls_seconds=pick(args.rls_seconds, "BENCH_RLS_SECONDS", 2.0, 0.0, float),
         systems=[s for s in systems.split(",") if s],
         workloads=[w for w in workloads.split(",") if w],
-        others=not (args.no_others or os.environ.get("BENCH_OTHERS") == "0"),
+        others=not (args.no_others or quick or os.environ.get("BENCH_OTHERS") == "0"),
         options=options,
-        optimisation_rounds=pick(args.optimisation_rounds, "BENCH_OPT_ROUNDS", 3, 1, int),
-        optimisation_seconds=pick(args.optimisation_seconds, "BENCH_OPT_DURATION", 5.0, 3.0,
+        optimisation_rounds=pick(args.optimisation_rounds, "BENCH_OPT_ROUNDS", 2, 0, int),
+        optimisation_seconds=pick(args.optimisation_seconds, "BENCH_OPT_DURATION", 3.0, 3.0,
                                   float),
     )
 
@@ -179,8 +194,8 @@ def system_server(system: str, db: database.BenchDatabase, workloads: Workloads,
         probe = Probe("/search", body=json.dumps({"search": "x", "first": 1}),
                       token=workloads.token(place))
     else:
-        command = servers.peer_command()
-        env = servers.peer_env(db.url("wg_postgraphile"), port, options)
+        command = servers.peer_command(system)
+        env = servers.peer_env(system, db.url("wg_postgraphile"), port, options)
         probe = Probe("/graphql", body=json.dumps({"query": "{ __typename }"}),
                       token=workloads.token(place))
     with servers.running(command, env, port, probe) as url:
@@ -235,36 +250,66 @@ class Results:
     shape: dict[str, Any]
     seeded_seconds: float
     environment: dict[str, Any]
+    # system -> workload -> clients -> medians over the rounds, with each round's figures
     throughput: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # the same, with config.scale_workers processes per system, at the largest concurrency
+    scaled: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     statements: dict[str, dict[str, Any]] = field(default_factory=dict)
     agreement: dict[str, Any] = field(default_factory=dict)
     rls: dict[str, Any] = field(default_factory=dict)
+    # "workload@clients" (or "...@clients/wN") -> "vs_<system>" -> median ratio and spread
     ratios: dict[str, Any] = field(default_factory=dict)
     optimisations: dict[str, Any] = field(default_factory=dict)
 
 
-def measure_system(system: str, workload_names: list[str], config: Config,
-                   db: database.BenchDatabase, workloads: Workloads, results: Results,
-                   samples: dict[str, Any]) -> None:
-    with system_server(system, db, workloads, config.options) as url:
-        if "dashboard" in workload_names:
-            samples[system] = sample_dashboards(system, url, workloads)
+def measure_in_rounds(systems: list[str], workload_names: list[str], concurrency: list[int],
+                      config: Config, db: database.BenchDatabase, workloads: Workloads,
+                      options: ServerOptions, into: dict[str, dict[str, dict[str, Any]]],
+                      ratios: dict[str, Any], suffix: str = "",
+                      samples: dict[str, Any] | None = None,
+                      results: Results | None = None) -> None:
+    """Every system started once, then each workload at each concurrency in alternating rounds;
+    statements per request counted afterwards when `results` is given."""
+    with ExitStack() as stack:
+        urls = {system: stack.enter_context(system_server(system, db, workloads, options))
+                for system in systems}
+        if samples is not None and "dashboard" in workload_names:
+            for system, url in urls.items():
+                samples[system] = sample_dashboards(system, url, workloads)
         for workload in workload_names:
-            requests = workloads.requests(system, workload)
-            cell = results.throughput.setdefault(system, {}).setdefault(workload, {})
-            for clients in config.concurrency:
-                figures = load(url, requests, concurrency=clients, duration=config.duration,
-                               warmup=config.warmup)
-                cell[str(clients)] = figures
-                note = f"  ERRORS {figures['errors']}: {figures['first_error']}" \
-                    if figures["errors"] else ""
-                print(f"  {system:<12} {workload:<9} c={clients:<3} {figures['rps']:>8.1f} rps"
-                      f"  p50 {figures['p50_ms']:>7.1f} ms  p99 {figures['p99_ms']:>7.1f} ms"
-                      f"{note}", flush=True)
-            counted = count_statements(db, url, requests, config.count)
-            results.statements.setdefault(system, {})[workload] = counted
-            print(f"  {system:<12} {workload:<9} {counted['per_request']:.1f} statements "
-                  "per request", flush=True)
+            requests = {system: workloads.requests(system, workload) for system in systems}
+
+            def measure(system: str, clients: int, duration: float, warmup: float,
+                        requests: dict[str, list[dict[str, Any]]] = requests) -> dict[str, Any]:
+                return load(urls[system], requests[system], concurrency=clients,
+                            duration=duration, warmup=warmup)
+
+            for system in systems:  # each server's first requests (JIT, caches) not measured
+                measure(system, max(concurrency), config.warmup * 2, 0)
+            for clients in concurrency:
+                print(f"  {workload} at {clients} client(s){suffix}: {config.rounds} rounds of "
+                      f"{', '.join(systems)}", flush=True)
+                runs = rounds.alternate(systems, measure, clients, config.rounds,
+                                        config.duration, config.warmup)
+                for system, figures in runs.items():
+                    cell = rounds.summary(figures)
+                    into.setdefault(system, {}).setdefault(workload, {})[str(clients)] = cell
+                    note = f"  ERRORS {cell['errors']}: {cell['first_error']}" \
+                        if cell["errors"] else ""
+                    print(f"    {system:<14} {cell['rps']:>8.1f} rps ({cell['rps_min']:.1f}-"
+                          f"{cell['rps_max']:.1f})  p50 {cell['p50_ms']:>7.1f} ms  p99 "
+                          f"{cell['p99_ms']:>7.1f} ms{note}", flush=True)
+                if "wardgraph" in runs:
+                    entry = ratios.setdefault(f"{workload}@{clients}{suffix}", {})
+                    for other in systems:
+                        if other != "wardgraph":
+                            entry[f"vs_{other}"] = rounds.ratio(runs["wardgraph"], runs[other])
+            if results is not None:
+                for system in systems:
+                    counted = count_statements(db, urls[system], requests[system], config.count)
+                    results.statements.setdefault(system, {})[workload] = counted
+                    print(f"    {system:<14} {counted['per_request']:.1f} statements per "
+                          "request", flush=True)
 
 
 def measure_optimisations(config: Config, db: database.BenchDatabase, workloads: Workloads,
@@ -294,49 +339,37 @@ def measure_optimisations(config: Config, db: database.BenchDatabase, workloads:
 
 # -- the report ----------------------------------------------------------------------------------
 
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
-
-
-def compute_ratios(results: Results) -> None:
-    t = results.throughput
+def print_table(title: str, table: dict[str, dict[str, dict[str, Any]]],
+                ratios: dict[str, Any], suffix: str, results: Results | None) -> None:
+    print(f"\n== {title} ==")
+    print("medians over the rounds: requests/s (min-max), p50 ms, p99 ms")
+    systems = [s for s in SYSTEMS if s in table]
     for workload in WORKLOADS:
-        for clients, figures in t.get("wardgraph", {}).get(workload, {}).items():
-            key = f"{workload}@{clients}"
-            entry: dict[str, float] = {}
-            for other, name in (("postgraphile", "vs_postgraphile"), ("floor", "vs_floor")):
-                theirs = t.get(other, {}).get(workload, {}).get(clients)
-                if theirs:
-                    entry[name + "_rps"] = ratio(figures["rps"], theirs["rps"])
-                    entry[name + "_p50"] = ratio(figures["p50_ms"], theirs["p50_ms"])
-            results.ratios[key] = entry
-
-
-def print_report(results: Results) -> None:
-    print("\n== Throughput and latency (requests/s, p50 ms, p99 ms); statements per request ==")
-    header = f"{'workload':<10}{'clients':>8}  " + "".join(
-        f"{s:>30}" for s in SYSTEMS if s in results.throughput)
-    print(header)
-    for workload in WORKLOADS:
-        clients_seen: list[str] = sorted(
-            {c for s in results.throughput.values() for c in s.get(workload, {})}, key=int)
+        clients_seen = sorted({c for s in table.values() for c in s.get(workload, {})}, key=int)
         for clients in clients_seen:
-            line = f"{workload:<10}{clients:>8}  "
-            for system in SYSTEMS:
-                f = results.throughput.get(system, {}).get(workload, {}).get(clients)
-                line += (f"{f['rps']:>10.1f} {f['p50_ms']:>8.1f} {f['p99_ms']:>9.1f}" if f
-                         else f"{'':>30}" if system in results.throughput else "")
-            print(line)
-        line = f"{workload:<10}{'stmts':>8}  "
-        for system in SYSTEMS:
-            if system in results.statements:
-                counted = results.statements[system].get(workload)
-                line += f"{counted['per_request']:>30.1f}" if counted else f"{'':>30}"
-        print(line)
-    print("\n== Ratios (wardgraph / other): throughput, p50 latency ==")
-    for key, entry in results.ratios.items():
-        parts = [f"{name} {value:.2f}" for name, value in entry.items()]
-        print(f"  {key:<14} " + ", ".join(parts))
+            print(f"{workload} at {clients} client(s){suffix}")
+            for system in systems:
+                f = table[system].get(workload, {}).get(clients)
+                if f:
+                    print(f"  {system:<14}{f['rps']:>9.1f} ({f['rps_min']:7.1f}-"
+                          f"{f['rps_max']:7.1f}){f['p50_ms']:>8.1f}{f['p99_ms']:>9.1f}")
+            for name, r in ratios.get(f"{workload}@{clients}{suffix}", {}).items():
+                print(f"  wardgraph {name:<17} throughput x{r['rps']:.2f} ({r['rps_min']:.2f}-"
+                      f"{r['rps_max']:.2f}, spread {r['rps_spread']:.0%}), p99 x{r['p99']:.2f}")
+        if results is not None:
+            counts = [f"{system} {results.statements[system][workload]['per_request']:.1f}"
+                      for system in systems
+                      if workload in results.statements.get(system, {})]
+            if counts:
+                print(f"  statements per request: {', '.join(counts)}")
+
+
+def print_report(results: Results, config: Config) -> None:
+    print_table(f"Throughput and latency, {config.options.workers} process(es) per system",
+                results.throughput, results.ratios, "", results)
+    if results.scaled:
+        print_table(f"With {config.scale_workers} processes per system",
+                    results.scaled, results.ratios, f"/w{config.scale_workers}", None)
     if results.agreement:
         print(f"\n== Answers: {results.agreement['verdict']}")
     if results.rls:
@@ -407,8 +440,9 @@ def main(argv: list[str]) -> int:
           f"{config.concurrency}; {config.warmup:g}+{config.duration:g} s per figure; "
           f"{config.options.workers} worker(s), pool {config.options.pool_size}, "
           f"{config.options.loop}/{config.options.http}", flush=True)
-    if "postgraphile" in config.systems:
-        servers.ensure_peer_installed()
+    for system in config.systems:
+        if system in PEERS:
+            servers.ensure_peer_installed(system)
     started = time.perf_counter()
     db = database.start()
     try:
@@ -422,9 +456,18 @@ def main(argv: list[str]) -> int:
         reads = [w for w in config.workloads if w in READS]
         writes = [w for w in config.workloads if w not in READS]
         for names in (reads, writes):
-            for system in config.systems:
+            if names:
+                measure_in_rounds(config.systems, names, config.concurrency, config, db,
+                                  workloads, config.options, results.throughput, results.ratios,
+                                  samples=samples, results=results)
+        scaled = [s for s in config.systems if s == "wardgraph" or s in PEERS]
+        if config.scale_workers > 1 and "wardgraph" in scaled and len(scaled) > 1:
+            options = replace(config.options, workers=config.scale_workers)
+            for names in (reads, writes):
                 if names:
-                    measure_system(system, names, config, db, workloads, results, samples)
+                    measure_in_rounds(scaled, names, [max(config.concurrency)], config, db,
+                                      workloads, options, results.scaled, results.ratios,
+                                      suffix=f"/w{config.scale_workers}")
         check_agreement(samples, results)
         if config.rls_seconds > 0:
             print("measuring the RLS overhead ...", flush=True)
@@ -432,8 +475,7 @@ def main(argv: list[str]) -> int:
         if config.optimisation_rounds > 0 and "wardgraph" in config.systems:
             print("measuring each optimisation ...", flush=True)
             measure_optimisations(config, db, workloads, results)
-        compute_ratios(results)
-        print_report(results)
+        print_report(results, config)
         print_optimisations(results)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n")

@@ -1,6 +1,7 @@
-"""The three systems under test, each started as a server process of its own on a loopback port:
-wardgraph (its app under uvicorn), the peer (PostGraphile 4 under node) and the floor (raw
-asyncpg under uvicorn). One runs at a time, so none takes CPU from another."""
+"""The systems under test, each started as a server process of its own on a loopback port:
+wardgraph (its app under uvicorn), the peers (PostGraphile 5 and 4 under node) and the floor (raw
+asyncpg under uvicorn). They are all started before measuring and take turns: only the one being
+measured has load, so none takes CPU from another."""
 
 from __future__ import annotations
 
@@ -19,9 +20,36 @@ from starlette.applications import Starlette
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-PEER_PREFIX = BENCH / "node_modules" / ".postgraphile"
-PEER_PACKAGE = "postgraphile@4.14.1"
 START_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A PostGraphile release: where npm installs it, what it installs, the script serving it
+    and the node that runs it."""
+
+    prefix: Path
+    packages: tuple[str, ...]
+    script: str
+    # node from the prefix (installed by npm as the `node` package), or the machine's.
+    own_node: bool
+
+    def node(self) -> str:
+        return str(self.prefix / "node_modules" / ".bin" / "node") if self.own_node else "node"
+
+
+# Each in a folder of its own under bench/node_modules (git-ignored): PostGraphile 4 needs
+# graphql 15 and 5 needs graphql 16 of its own, bench/package.json's graphql-http audit wants
+# graphql 16, and two copies of graphql in one tree break PostGraphile. PostGraphile 5 needs
+# Node 22 or newer, which npm installs beside it (the `node` package), whatever node the
+# machine has.
+PEERS = {
+    "postgraphile5": Peer(BENCH / "node_modules" / ".postgraphile5",
+                          ("postgraphile@5.1.5", "node@22"), "peer_postgraphile5.cjs",
+                          own_node=True),
+    "postgraphile": Peer(BENCH / "node_modules" / ".postgraphile", ("postgraphile@4.14.1",),
+                         "peer_postgraphile.cjs", own_node=False),
+}
 
 
 @dataclass(frozen=True)
@@ -77,28 +105,29 @@ def uvicorn_command(factory: str, port: int, options: ServerOptions) -> list[str
             "--no-access-log", "--timeout-keep-alive", "120"]
 
 
-def ensure_peer_installed() -> None:
-    """PostGraphile 4 in a folder of its own under bench/node_modules (git-ignored): it needs
-    graphql 15, while bench/package.json's graphql-http audit wants graphql 16, and two copies of
-    graphql in one tree break PostGraphile."""
-    if (PEER_PREFIX / "node_modules" / "postgraphile" / "package.json").exists():
+def ensure_peer_installed(system: str) -> None:
+    """The peer's packages, installed with npm on first use."""
+    peer = PEERS[system]
+    if (peer.prefix / "node_modules" / "postgraphile" / "package.json").exists():
         return
-    subprocess.run(["npm", "install", "--prefix", str(PEER_PREFIX), "--no-audit", "--no-fund",
-                    "--loglevel", "error", PEER_PACKAGE], check=True, cwd=BENCH)
+    subprocess.run(["npm", "install", "--prefix", str(peer.prefix), "--no-audit", "--no-fund",
+                    "--loglevel", "error", *peer.packages], check=True, cwd=BENCH)
 
 
-def peer_command() -> list[str]:
-    return ["node", str(BENCH / "peer_postgraphile.cjs")]
+def peer_command(system: str) -> list[str]:
+    peer = PEERS[system]
+    return [peer.node(), str(BENCH / peer.script)]
 
 
-def peer_env(database_url: str, port: int, options: ServerOptions) -> dict[str, str]:
+def peer_env(system: str, database_url: str, port: int,
+             options: ServerOptions) -> dict[str, str]:
     return {
         "PEER_DATABASE_URL": database_url,
         "PEER_PORT": str(port),
         "PEER_JWT_SECRET": options.jwt_secret,
         "PEER_POOL": str(options.pool_size),
         "PEER_WORKERS": str(options.workers),
-        "NODE_PATH": str(PEER_PREFIX / "node_modules"),
+        "NODE_PATH": str(PEERS[system].prefix / "node_modules"),
         "NODE_ENV": "production",
     }
 

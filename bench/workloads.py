@@ -26,7 +26,11 @@ from wardgraph.auth.claims import Claims, Role
 from wardgraph.auth.tokens import issue_user_token
 from wardgraph.config import Settings
 
-SYSTEMS = ("wardgraph", "postgraphile", "floor")
+SYSTEMS = ("wardgraph", "postgraphile5", "postgraphile", "floor")
+# The peers: PostGraphile 5 (the current release) and 4, in the same schema but for the names
+# of primary keys (5 calls a table's `id` column `rowId`, `id` being its Node id) and of the
+# mutation payload's row.
+PEERS = ("postgraphile5", "postgraphile")
 WORKLOADS = ("dashboard", "search", "record")
 SEARCH_PAGE = 20
 RECORD_BODIES = 4000
@@ -57,6 +61,12 @@ query WardDashboard($tenant: UUID!, $ward: UUID!) {
   }
 }"""
 
+# PostGraphile 5's names: `rowId` for the id column in lookups, `result` for a function's row.
+PEER5_DASHBOARD = PEER_DASHBOARD.replace(
+    "wardByTenantIdAndId(tenantId: $tenant, id: $ward)",
+    "wardByTenantIdAndRowId(tenantId: $tenant, rowId: $ward)").replace(
+    "[RECORDED_AT_DESC, ID_DESC]", "[RECORDED_AT_DESC, ROW_ID_DESC]")
+
 PEER_SEARCH = """
 query PatientSearch($search: String!, $first: Int!) {
   searchPatients(search: $search, first: $first) {
@@ -70,6 +80,8 @@ mutation RecordObservation($input: RecordObservationInput!) {
     observation { id recordedAt news2Total news2Risk news2RedScore }
   }
 }"""
+
+PEER5_RECORD = PEER_RECORD.replace("observation {", "result {")
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,9 @@ class Workloads:
         if system == "wardgraph":
             return graphql(self.token(place), DASHBOARD,
                            {"ward": ids.encode("Ward", ward_id)}, "WardDashboard")
-        if system == "postgraphile":
-            return graphql(self.token(place), PEER_DASHBOARD,
+        if system in PEERS:
+            return graphql(self.token(place),
+                           PEER5_DASHBOARD if system == "postgraphile5" else PEER_DASHBOARD,
                            {"tenant": str(self.seeded.tenant_id(place.tenant)),
                             "ward": str(ward_id)}, "WardDashboard")
         return plain(self.token(place), "/dashboard", {"ward": str(ward_id)})
@@ -121,7 +134,7 @@ class Workloads:
         variables = {"search": text, "first": SEARCH_PAGE}
         if system == "wardgraph":
             return graphql(self.token(place), PATIENT_SEARCH, variables, "PatientSearch")
-        if system == "postgraphile":
+        if system in PEERS:
             return graphql(self.token(place), PEER_SEARCH, variables, "PatientSearch")
         return plain(self.token(place), "/search", variables)
 
@@ -138,9 +151,11 @@ class Workloads:
             return graphql(self.token(place), RECORD_OBSERVATION, {"input": given},
                            "RecordObservation")
         given["patientId"] = str(patient_id)
-        if system == "postgraphile":
+        if system in PEERS:
             given["temperature"] = str(vitals.temperature)
-            return graphql(self.token(place), PEER_RECORD, {"input": given},
+            return graphql(self.token(place),
+                           PEER5_RECORD if system == "postgraphile5" else PEER_RECORD,
+                           {"input": given},
                            "RecordObservation")
         return plain(self.token(place), "/record", {"input": given})
 
@@ -197,7 +212,8 @@ def dashboard_rows(system: str, body: dict[str, Any]) -> list[tuple[Any, ...]]:
                          latest and datetime.fromisoformat(latest["recordedAt"]),
                          latest and latest["news2"]["total"]))
         return rows
-    beds = body["data"]["wardByTenantIdAndId"]["bedsByTenantIdAndFacilityIdAndWardId"]["nodes"]
+    ward = body["data"].get("wardByTenantIdAndId") or body["data"]["wardByTenantIdAndRowId"]
+    beds = ward["bedsByTenantIdAndFacilityIdAndWardId"]["nodes"]
     for bed in beds:
         admissions = bed["admissionsByTenantIdAndFacilityIdAndBedId"]["nodes"]
         patient = admissions[0]["patientByTenantIdAndPatientId"] if admissions else None

@@ -25,6 +25,7 @@ from tests.admitting import (
     released_together,
     transfer_input,
 )
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch, make_tenant
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
@@ -140,8 +141,8 @@ async def test_concurrent_discharges_of_one_admission_all_answer_the_one_dischar
         api, [(DISCHARGE, discharge_input(admission["id"]), site.nurse) for _ in range(10)])
     assert outcomes(responses) == Counter({"OK": 10})
     assert len({r.content for r in responses}) == 1
-    rows = await admin_fetch(database.admin_url, """
-        select count(*) from app.audit_events
+    rows = await admin_fetch(database.admin_url, f"""
+        select count(*) from {AUDITED_OBJECTS}
         where object_id = $1 and operation = 'UPDATE'""", uuid_of(admission["id"]))
     assert rows[0]["count"] == 1
 

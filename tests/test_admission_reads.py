@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tests.admitting import DISCHARGE, TRANSFER, admit, beds, discharge_input, transfer_input
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, settings_for_tests
 from wardgraph import ids
@@ -205,9 +206,9 @@ async def test_every_admission_read_and_write_is_audited_with_its_patient(
     await api.data(ADMISSION, {"id": admission["id"]}, nurse)
     await api.data("query($id: ID!) { patient(id: $id) { admissions { id } } }",
                    {"id": patient}, nurse)
-    rows = await admin_fetch(database.admin_url, """
-        select operation, actor_role, patient_id from app.audit_events
-        where object_type = 'Admission' and object_id = $1 order by seq""",
+    rows = await admin_fetch(database.admin_url, f"""
+        select operation, actor_role, patient_id from {AUDITED_OBJECTS}
+        where object_type = 'Admission' and object_id = $1 order by seq, position""",
         uuid_of(admission["id"]))
     assert [(r["operation"], r["actor_role"]) for r in rows] == [
         ("CREATE", "NURSE"), ("UPDATE", "NURSE"), ("UPDATE", "NURSE"), ("READ", "NURSE"),

@@ -22,6 +22,7 @@ from tests.admitting import (
     discharge_input,
     transfer_input,
 )
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
@@ -377,9 +378,10 @@ async def test_discharging_twice_answers_the_first_discharge_and_records_one(
     discharged = first.json()["data"]["dischargePatient"]
     assert discharged["status"] == "DISCHARGED"
     assert discharged["dischargedAt"] == (admitted_at + HOUR).isoformat()
-    writes = await admin_fetch(database.admin_url, """
-        select operation from app.audit_events
-        where object_id = $1 and operation <> 'READ' order by seq""", uuid_of(admission["id"]))
+    writes = await admin_fetch(database.admin_url, f"""
+        select operation from {AUDITED_OBJECTS}
+        where object_id = $1 and operation <> 'READ' order by seq, position""",
+                               uuid_of(admission["id"]))
     assert [r["operation"] for r in writes] == ["CREATE", "UPDATE"]
 
 

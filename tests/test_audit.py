@@ -1,7 +1,7 @@
 """The PHI audit trail: every read of a patient's record and every write is recorded with who,
-which tenant, what, when and the request id; no role can change or remove an event; each
-tenant's events are hash-chained, and `wardgraph audit verify` finds any tampering; auditors
-read the trail through GraphQL without adding to it."""
+which tenant, what, when and the request id, in one event per request; no role can change or
+remove an event; each tenant's events are hash-chained, and `wardgraph audit verify` finds any
+tampering; auditors read the trail through GraphQL without adding to it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.sql_roles import as_role
@@ -29,8 +30,8 @@ EVENTS = """query($first: Int, $after: String, $patientId: ID, $actorId: ID, $fr
                  $to: DateTime) {
   auditEvents(first: $first, after: $after, patientId: $patientId, actorId: $actorId,
               from: $from, to: $to) {
-    edges { cursor node { id occurredAt requestId actorType actorId actorRole operation
-                          objectType objectId patientId } }
+    edges { cursor node { id occurredAt requestId actorType actorId actorRole operations
+                          patientIds objects { operation objectType objectId patientId } } }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -44,8 +45,9 @@ EVENT_COLUMNS = """operation, object_type, object_id, patient_id, actor_type, ac
 async def events_of_request(database: DatabaseUnderTest, tenant: TenantKit,
                             request_id: str) -> list[tuple[Any, ...]]:
     rows = await admin_fetch(database.admin_url, f"""
-        select {EVENT_COLUMNS} from app.audit_events
-        where tenant_id = $1 and request_id = $2 order by seq""", tenant.tenant_id, request_id)
+        select {EVENT_COLUMNS} from {AUDITED_OBJECTS}
+        where tenant_id = $1 and request_id = $2 order by seq, position""", tenant.tenant_id,
+                             request_id)
     return [tuple(r) for r in rows]
 
 
@@ -190,9 +192,37 @@ async def test_a_mutation_undone_by_a_later_error_leaves_no_event(
                                           "o": {"patientId": theirs, **NORMAL}}, nurse)
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await event_count(database, tenant) == before
-    # The same document for a patient of ours writes both, and records both.
-    await api.data(document, {"p": registration, "o": {"patientId": ours, **NORMAL}}, nurse)
-    assert await event_count(database, tenant) == before + 2
+    # The same document for a patient of ours writes both, and records both in its one event.
+    response = await api.post(document, {"p": registration,
+                                          "o": {"patientId": ours, **NORMAL}}, nurse)
+    assert await event_count(database, tenant) == before + 1
+    assert [e[:2] for e in await events_of_request(
+        database, tenant, response.headers["x-request-id"])] == [
+        ("CREATE", "Patient"), ("CREATE", "Observation")]
+
+
+async def test_a_request_touching_many_objects_appends_one_event(
+    api: Api, database: DatabaseUnderTest, tenant: TenantKit
+) -> None:
+    """The audit trail costs a row per request, not per patient or object."""
+    patients = [await tenant.patient(tenant.facilities["DHK"]) for _ in range(3)]
+    nurse = await tenant.user(Role.NURSE)
+    for patient in patients:
+        await api.data("""mutation($input: RecordObservationInput!) {
+            recordObservation(input: $input) { id } }""",
+                       {"input": {"patientId": patient, **NORMAL}}, nurse)
+    before = await event_count(database, tenant)
+    response = await api.post("""{ patients(first: 10) { edges { node { id
+        observations { edges { node { id } } } } } } }""", {}, nurse)
+    assert "errors" not in response.json()
+    assert await event_count(database, tenant) == before + 1
+    [row] = await admin_fetch(database.admin_url, """
+        select operations, patient_ids, jsonb_array_length(objects) as objects
+        from app.audit_events where tenant_id = $1 and request_id = $2""",
+                              tenant.tenant_id, response.headers["x-request-id"])
+    assert row["operations"] == ["READ"]
+    assert row["patient_ids"] == sorted(ids.decode(p, "Patient") for p in patients)
+    assert row["objects"] == 6  # three patients, three observations
 
 
 # -- the auditor reads it -----------------------------------------------------------------------
@@ -207,14 +237,15 @@ async def test_auditor_reads_events_by_patient_with_every_field(
     data = await api.data(EVENTS, {"patientId": patient}, auditor)
     nodes = [e["node"] for e in data["auditEvents"]["edges"]]
     # Newest first: the nurse's read, then the admin's registration.
-    assert [(n["operation"], n["actorRole"]) for n in nodes] == [("READ", "NURSE"),
-                                                                 ("CREATE", "ADMIN")]
+    assert [(n["operations"], n["actorRole"]) for n in nodes] == [(["READ"], "NURSE"),
+                                                                  (["CREATE"], "ADMIN")]
     newest = nodes[0]
     assert newest["requestId"] == read.headers["x-request-id"]
     assert newest["actorType"] == "USER"
     assert newest["actorId"] == ids.encode("User", await user_id_of(api, nurse))
-    assert (newest["objectType"], newest["objectId"], newest["patientId"]) == (
-        "Patient", patient, patient)
+    assert newest["patientIds"] == [patient]
+    assert newest["objects"] == [{"operation": "READ", "objectType": "Patient",
+                                  "objectId": patient, "patientId": patient}]
     assert datetime.fromisoformat(newest["occurredAt"]) > datetime.now(UTC) - timedelta(
         minutes=5)
     fetched = await api.data(
@@ -237,7 +268,7 @@ async def test_auditor_filters_by_actor_and_time_and_pages_without_gaps(
     while True:
         data = (await api.data(EVENTS, {"actorId": actor, "first": 2, "after": after},
                                auditor))["auditEvents"]
-        pages += [e["node"]["patientId"] for e in data["edges"]]
+        pages += [p for e in data["edges"] for p in e["node"]["patientIds"]]
         if not data["pageInfo"]["hasNextPage"]:
             break
         after = data["pageInfo"]["endCursor"]
@@ -273,15 +304,15 @@ async def test_an_auditor_sees_only_its_own_tenants_trail(
     theirs = await other_tenant.patient(other_tenant.facilities["DHK"])
     await api.data(PATIENT, {"id": theirs}, other_tenant.admin_token)
     auditor = await tenant.user(Role.AUDITOR)
-    everything = (await api.data(EVENTS, {"first": 100}, auditor))["auditEvents"]["edges"]
+    everything = (await api.data(EVENTS, {"first": 50}, auditor))["auditEvents"]["edges"]
     assert everything
-    assert theirs not in {e["node"]["patientId"] for e in everything}
+    assert theirs not in {p for e in everything for p in e["node"]["patientIds"]}
 
 
 # -- nobody changes it --------------------------------------------------------------------------
 
 CHANGES = [
-    pytest.param("update app.audit_events set operation = 'DELETE' where tenant_id = $1",
+    pytest.param("update app.audit_events set operations = '{DELETE}' where tenant_id = $1",
                  id="update"),
     pytest.param("delete from app.audit_events where tenant_id = $1", id="delete"),
     pytest.param("truncate app.audit_events", id="truncate"),
@@ -394,10 +425,18 @@ async def test_verify_reports_an_intact_chain_and_its_head(
     pytest.param("update app.audit_events set actor_role = 'AUDITOR' "
                  "where tenant_id = $1 and seq = 3", 3,
                  "its fields do not match its hash (the event was altered)", id="altered"),
-    pytest.param("update app.audit_events set operation = 'DELETE', "
+    pytest.param("update app.audit_events set patient_ids = '{}' "
+                 "where tenant_id = $1 and seq = 3", 3,
+                 "its fields do not match its hash (the event was altered)",
+                 id="patient-removed"),
+    pytest.param("update app.audit_events set objects = objects - 0 "
+                 "where tenant_id = $1 and seq = 3", 3,
+                 "its fields do not match its hash (the event was altered)",
+                 id="object-removed"),
+    pytest.param("update app.audit_events set patient_ids = '{}', "
                  "hash = app.audit_event_hash(prev_hash, tenant_id, seq, occurred_at, "
-                 "request_id, actor_type, actor_id, actor_role, 'DELETE', object_type, "
-                 "object_id, patient_id) where tenant_id = $1 and seq = 3", 4,
+                 "request_id, actor_type, actor_id, actor_role, operations, '{}', objects) "
+                 "where tenant_id = $1 and seq = 3", 4,
                  "its prev_hash is not the hash of event 3 (an earlier event was replaced)",
                  id="altered-and-rehashed"),
     pytest.param("delete from app.audit_events where tenant_id = $1 and seq = 2", 2,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from tests.observing import (
@@ -58,8 +59,8 @@ async def test_each_observation_read_is_audited(
 ) -> None:
     recorded = [await record(api, ward.nurse, ward.patient) for _ in range(2)]
     await api.data(PATIENT_OBSERVATIONS, {"id": ward.patient}, ward.clinician)
-    rows = await admin_fetch(database.admin_url, """
-        select object_id, patient_id from app.audit_events
+    rows = await admin_fetch(database.admin_url, f"""
+        select object_id, patient_id from {AUDITED_OBJECTS}
         where tenant_id = $1 and operation = 'READ' and object_type = 'Observation'""",
         ward.kit.tenant_id)
     assert sorted((r["object_id"], r["patient_id"]) for r in rows) == sorted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest
 from wardgraph.auth.claims import Role
@@ -156,8 +157,9 @@ async def test_reading_a_patient_is_recorded_in_the_audit_trail(
     patient = await tenant.patient(tenant.facilities["DHK"])
     nurse = await tenant.user(Role.NURSE)
     await api.data("query($id: ID!) { patient(id: $id) { mrn } }", {"id": patient}, nurse)
-    rows = await admin_fetch(database.admin_url, """
-        select operation, object_type, actor_role from app.audit_events
-        where tenant_id = $1 and object_type = 'Patient' order by seq""", tenant.tenant_id)
+    rows = await admin_fetch(database.admin_url, f"""
+        select operation, object_type, actor_role from {AUDITED_OBJECTS}
+        where tenant_id = $1 and object_type = 'Patient' order by seq, position""",
+                             tenant.tenant_id)
     assert [tuple(r) for r in rows] == [("CREATE", "Patient", "ADMIN"),
                                         ("READ", "Patient", "NURSE")]

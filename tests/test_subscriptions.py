@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from tests.audit_trail import AUDITED_OBJECTS
 from tests.factories import TenantKit, admin_fetch
 from tests.harness import Api, DatabaseUnderTest, LiveServer, settings_for_tests
 from tests.serving import (
@@ -145,7 +146,7 @@ async def test_alert_carries_the_escalation_as_stored(
         "redScore": True,
         "raisedAt": row["raised_at"].isoformat(),
     }
-    audited = await admin_fetch(database.admin_url, "select count(*) from app.audit_events "
+    audited = await admin_fetch(database.admin_url, f"select count(*) from {AUDITED_OBJECTS} "
                                 "where tenant_id = $1 and object_type = 'Escalation'",
                                 tenant.tenant_id)
     assert audited[0]["count"] == 1

@@ -61,6 +61,8 @@ class RequestContext:
     # Whether the answer came from the query's plan (wardgraph/pipeline/planned) rather than the
     # general executor.
     planned: bool = False
+    # Why the plan did not answer a query, when it did not (/metrics counts it by this reason).
+    plan_fallback: str | None = None
     _sent_before: int = 0
 
     @property
@@ -176,6 +178,14 @@ class RequestContext:
         transaction, and its DataLoaders are new. For a read-only plan abandoned on a database
         error, which leaves the transaction aborted (wardgraph/pipeline/planned)."""
         await self.finish(commit=False)
+        self._loaders = None
+
+    def forget_reads(self) -> None:
+        """New DataLoaders, in the same transaction: for a plan abandoned without a database
+        error, so that the general executor runs as if no plan had (wardgraph/pipeline/planned).
+        With the plan's rows cached, a field the general executor would cancel (graphql-core
+        stops siblings once a null reaches the root) could finish first, and audit a read of a
+        patient whose record is not sent."""
         self._loaders = None
 
     def _show_statements(self) -> None:

@@ -177,7 +177,7 @@ async def build_site(api: Api, kit: TenantKit, code: str) -> Site:
                 user=user["viewer"]["user"]["id"], nurse_token=nurse,
                 partner_token=seen["viewer"]["partnerToken"]["id"])
     [event] = await admin_fetch(kit.admin_url, """
-        select id from app.audit_events where tenant_id = $1 and patient_id = $2
+        select id from app.audit_events where tenant_id = $1 and patient_ids @> array[$2::uuid]
         order by seq limit 1""", kit.tenant_id, site.uuid_of("Patient"))
     site.audit_event = ids.encode("AuditEvent", event["id"])
     return site

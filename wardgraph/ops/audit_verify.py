@@ -1,10 +1,10 @@
 """`wardgraph audit verify`: proves that each tenant's audit trail is whole and unaltered.
 
-Each event stores hash = sha256(prev_hash || its fields), prev_hash being the previous event's
-hash (32 zero bytes for the first), and app.audit_chain_heads keeps the last sequence number and
-hash of each tenant. The verifier recomputes every hash here, in Python, rather than calling
-app.audit_event_hash(): whoever could rewrite a row could also replace that function. It
-reports the first broken link of each tenant:
+Each event (one per request) stores hash = sha256(prev_hash || its fields), prev_hash being the
+previous event's hash (32 zero bytes for the first), and app.audit_chain_heads keeps the last
+sequence number and hash of each tenant. The verifier recomputes every hash here, in Python,
+rather than calling app.audit_event_hash(): whoever could rewrite a row could also replace that
+function. It reports the first broken link of each tenant:
 
 - a sequence number missing: an event was deleted;
 - a prev_hash that is not the previous event's hash: the event before it was replaced;
@@ -59,9 +59,9 @@ def _text(value: object) -> str:
 
 def event_hash(prev_hash: bytes, tenant_id: UUID, row: asyncpg.Record) -> bytes:
     """app.audit_event_hash() of a stored event, recomputed: its fields joined with '|'."""
-    fields = [str(tenant_id), str(row["seq"]), row["epoch"], _text(row["request_id"]),
-              row["actor_type"], _text(row["actor_id"]), row["actor_role"], row["operation"],
-              row["object_type"], _text(row["object_id"]), _text(row["patient_id"])]
+    fields = [str(tenant_id), str(row["seq"]), row["epoch"], row["request_id"],
+              row["actor_type"], _text(row["actor_id"]), row["actor_role"], row["operations"],
+              row["patient_ids"], row["objects"]]
     return hashlib.sha256(prev_hash + "|".join(fields).encode("utf-8")).digest()
 
 

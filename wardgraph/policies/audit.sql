@@ -1,13 +1,15 @@
--- app.audit_events: the PHI audit trail. Append-only for every role, the API's included: no
--- role is granted UPDATE or DELETE, and a trigger refuses them even for the table's owner.
--- Each tenant's events form a hash chain (hash = sha256(prev_hash || the event's fields)), so a
--- removed or altered row breaks the chain and `wardgraph audit verify` finds it.
+-- app.audit_events: the PHI audit trail, one event per request that touched PHI: who, when,
+-- which request, the operations, the patients touched and every object read or changed.
+-- Append-only for every role, the API's included: no role is granted UPDATE or DELETE, and a
+-- trigger refuses them even for the table's owner. Each tenant's events form a hash chain
+-- (hash = sha256(prev_hash || the event's fields)), so a removed or altered row breaks the
+-- chain and `wardgraph audit verify` finds it.
 alter table app.audit_events enable row level security;
 alter table app.audit_events force row level security;
 alter table app.audit_chain_heads enable row level security;
 alter table app.audit_chain_heads force row level security;
 
-grant select on app.audit_events to wg_auditor, wg_audit_writer;
+grant select on app.audit_events to wg_auditor, wg_audit_writer, wg_audit_reader;
 grant insert on app.audit_events to wg_audit_writer;
 grant select, insert, update on app.audit_chain_heads to wg_audit_writer;
 grant select on app.audit_chain_heads to wg_auditor;
@@ -22,6 +24,10 @@ create policy audit_events_auditor_reads on app.audit_events for select to wg_au
     using (true);
 create policy audit_events_writer_appends on app.audit_events for all to wg_audit_writer
     using (true) with check (true);
+-- wg_audit_reader runs only inside app.audit_event_seqs_touching(), which names the tenant
+-- itself (from the claims): see there why no policy may filter its rows.
+create policy audit_events_reader_looks_up on app.audit_events for select to wg_audit_reader
+    using (true);
 
 create policy audit_chain_heads_same_tenant on app.audit_chain_heads as restrictive to wg_tenant
     using (tenant_id = (select app.current_tenant_id()))
@@ -31,36 +37,33 @@ create policy audit_chain_heads_auditor_reads on app.audit_chain_heads for selec
 create policy audit_chain_heads_writer on app.audit_chain_heads for all to wg_audit_writer
     using (true) with check (true);
 
--- The hash of one event, chained to the previous one. Fields are joined with '|' after NULLs
--- become '' so that no two different events serialise alike.
+-- The hash of one event, chained to the previous one. Fields are joined with '|' after a NULL
+-- actor becomes ''; the arrays and the objects are taken as Postgres writes them as text, so
+-- that no two different events serialise alike and the verifier can ask for the same text.
 create or replace function app.audit_event_hash(
     prev_hash bytea, tenant_id uuid, seq bigint, occurred_at timestamptz, request_id text,
-    actor_type text, actor_id uuid, actor_role text, operation text, object_type text,
-    object_id uuid, patient_id uuid)
+    actor_type text, actor_id uuid, actor_role text, operations text[], patient_ids uuid[],
+    objects jsonb)
 returns bytea
 language sql immutable parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
     select sha256(prev_hash || convert_to(concat_ws('|',
-        tenant_id::text, seq::text, extract(epoch from occurred_at)::text,
-        coalesce(request_id, ''), actor_type, coalesce(actor_id::text, ''), actor_role,
-        operation, object_type, coalesce(object_id::text, ''), coalesce(patient_id::text, '')),
-        'UTF8'))
+        tenant_id::text, seq::text, extract(epoch from occurred_at)::text, request_id,
+        actor_type, coalesce(actor_id::text, ''), actor_role, operations::text,
+        patient_ids::text, objects::text), 'UTF8'))
 $$;
 
--- Appends the request's events to its tenant's chain. SECURITY DEFINER, owned by
+-- Appends the request's event to its tenant's chain. SECURITY DEFINER, owned by
 -- wg_audit_writer, because no request role may insert audit rows directly: the actor, tenant and
--- request id come from the transaction's claims, so a caller cannot forge who did what.
--- events: a JSON array of {"operation", "objectType", "objectId", "patientId"}.
+-- request id come from the transaction's claims, so a caller cannot forge who did what. The
+-- search_path is pinned so that no object of the caller's can stand in for one used here.
+-- events: a JSON array of {"operation", "objectType", "objectId", "patientId"}, the objects
+-- the request touched, in order; an empty array appends nothing. (The parameter keeps its name
+-- from when each object was an event of its own: an upgrade cannot rename it in place.)
 --
--- A ward dashboard appends dozens of events in one call, so the append is set-based: the events
--- are parsed once, each hash is computed once in a loop (the chain is sequential), and every row
--- goes in with one INSERT. The loop serialises an event exactly as app.audit_event_hash() does,
--- inline: calling that function per event costs more than the hash itself. Event ids are random
--- version 4 UUIDs derived from one gen_random_uuid() per call (the first 16 bytes of sha256 of
--- it and the event's position, version and variant bits set): on a server built without
--- OpenSSL, each gen_random_uuid() opens and reads /dev/urandom, and one per row was a tenth of
--- the append's cost.
+-- One row per request, whatever it touched: the operations and patient ids are drawn from the
+-- objects once, here, and hashed with them.
 create or replace function app.record_audit_events(events jsonb, occurred_at timestamptz)
 returns void
 language plpgsql security definer
@@ -73,21 +76,17 @@ declare
     kind        text := case when partner_id is not null then 'PARTNER' else 'USER' end;
     role_name   text := coalesce(nullif(current_setting('wg.role', true), ''), 'unknown');
     request     text := coalesce(nullif(current_setting('wg.request_id', true), ''), '');
-    id_seed     bytea := uuid_send(gen_random_uuid());
     head_seq    bigint;
     head_hash   bytea;
-    -- The serialised fields every event of the call shares, before and after its seq.
-    before_seq  text;
-    after_seq   text;
-    operations  text[];
-    types       text[];
-    object_ids  uuid[];
-    patient_ids uuid[];
-    added       integer;
-    hashes      bytea[];  -- hashes[1] is the head's, hashes[i + 1] event i's
+    done        text[];
+    patients    uuid[];
+    linked      bytea;
 begin
     if tid is null then
         raise exception 'an audit event needs a tenant claim' using errcode = '42501';
+    end if;
+    if jsonb_typeof(events) is distinct from 'array' or jsonb_array_length(events) = 0 then
+        return;
     end if;
     -- The head row's lock orders concurrent appends of one tenant. A tenant's first append
     -- creates the row (a concurrent first append waits on that insert, then locks the row).
@@ -100,37 +99,18 @@ begin
         select h.seq, h.hash into head_seq, head_hash
         from app.audit_chain_heads h where h.tenant_id = tid for update;
     end if;
-    select array_agg(e.operation order by e.n), array_agg(e.object_type order by e.n),
-           array_agg(e.object_id order by e.n), array_agg(e.patient_id order by e.n)
-    into operations, types, object_ids, patient_ids
-    from rows from (jsonb_to_recordset(events)
-            as ("operation" text, "objectType" text, "objectId" uuid, "patientId" uuid))
-        with ordinality as e(operation, object_type, object_id, patient_id, n);
-    added := coalesce(cardinality(operations), 0);
-    before_seq := tid::text || '|';
-    after_seq := concat_ws('|', '', extract(epoch from occurred_at)::text, request, kind,
-        coalesce(actor::text, ''), role_name, '');
-    hashes := array[head_hash];
-    for i in 1..added loop
-        -- app.audit_event_hash(hashes[i], tid, head_seq + i, occurred_at, request, kind, actor,
-        -- role_name, operations[i], types[i], object_ids[i], patient_ids[i]), bit for bit:
-        -- concat() writes a NULL id as '', as the coalesce there does.
-        hashes[i + 1] := sha256(hashes[i] || convert_to(concat(before_seq, head_seq + i,
-            after_seq, operations[i], '|', types[i], '|', object_ids[i], '|', patient_ids[i]),
-            'UTF8'));
-    end loop;
-    insert into app.audit_events (id, tenant_id, seq, occurred_at, request_id, actor_type,
-        actor_id, actor_role, operation, object_type, object_id, patient_id, prev_hash, hash)
-    select encode(set_byte(set_byte(r, 6, (get_byte(r, 6) & 15) | 64),
-                           8, (get_byte(r, 8) & 63) | 128), 'hex')::uuid,
-        tid, head_seq + e.n, occurred_at, request, kind, actor, role_name,
-        e.operation, e.object_type, e.object_id, e.patient_id, e.prev_hash, e.hash
-    from unnest(operations, types, object_ids, patient_ids, hashes[1:added],
-                hashes[2:added + 1]) with ordinality
-            as e(operation, object_type, object_id, patient_id, prev_hash, hash, n),
-        substring(sha256(id_seed || int8send(e.n)) from 1 for 16) as r;
-    update app.audit_chain_heads h set seq = head_seq + added, hash = hashes[added + 1]
-    where h.tenant_id = tid;
+    select coalesce(array_agg(distinct o.operation order by o.operation), '{}'),
+           coalesce(array_agg(distinct o."patientId" order by o."patientId")
+                    filter (where o."patientId" is not null), '{}')
+    into done, patients
+    from jsonb_to_recordset(events) as o("operation" text, "patientId" uuid);
+    linked := app.audit_event_hash(head_hash, tid, head_seq + 1, occurred_at, request, kind,
+                                   actor, role_name, done, patients, events);
+    insert into app.audit_events (tenant_id, seq, occurred_at, request_id, actor_type, actor_id,
+        actor_role, operations, patient_ids, objects, prev_hash, hash)
+    values (tid, head_seq + 1, occurred_at, request, kind, actor, role_name, done, patients,
+        events, head_hash, linked);
+    update app.audit_chain_heads h set seq = head_seq + 1, hash = linked where h.tenant_id = tid;
 end
 $$;
 -- The new owner needs CREATE on the schema for this statement alone (unless a superuser
@@ -156,6 +136,29 @@ create or replace trigger audit_events_no_truncate
     for each statement execute function app.audit_events_refuse_change();
 
 grant execute on function app.audit_event_hash(bytea, uuid, bigint, timestamptz, text, text,
-    uuid, text, text, text, uuid, uuid) to wg_tenant;
+    uuid, text, text[], uuid[], jsonb) to wg_tenant, wg_audit_writer;
 grant execute on function app.record_audit_events(jsonb, timestamptz)
     to wg_admin, wg_clinician, wg_nurse, wg_billing, wg_auditor, wg_partner;
+
+-- "Who touched patient X": the sequence numbers of the caller's tenant's events whose patient
+-- ids hold X, found through the GIN index on patient_ids. Through a function because row
+-- security would refuse the index: `@>` on arrays is not LEAKPROOF, so under the restrictive
+-- same-tenant policy Postgres must filter rows by the policy before it may apply `@>`, and the
+-- auditor's query scanned the tenant's whole trail. SECURITY DEFINER, owned by wg_audit_reader,
+-- which is not in wg_tenant and whose only policy lets every row through, so the index serves
+-- the look-up; the function itself keeps it to the tenant of the transaction's claims (no claim:
+-- nothing), and its callers read the events themselves under their own policies. The
+-- search_path is pinned so that no object of the caller's can stand in for one used here.
+create or replace function app.audit_event_seqs_touching(patient uuid)
+returns bigint[]
+language sql stable security definer
+set search_path = pg_catalog
+as $$
+    select coalesce(array_agg(e.seq), '{}')
+    from app.audit_events e
+    where e.patient_ids @> array[patient] and e.tenant_id = app.current_tenant_id()
+$$;
+grant create on schema app to wg_audit_reader;
+alter function app.audit_event_seqs_touching(uuid) owner to wg_audit_reader;
+revoke create on schema app from wg_audit_reader;
+grant execute on function app.audit_event_seqs_touching(uuid) to wg_auditor;

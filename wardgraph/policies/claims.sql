@@ -48,3 +48,5 @@ grant execute on function app.current_tenant_id(), app.current_user_id(),
     app.current_partner_token_id(), app.current_facility_ids(), app.current_scopes(),
     app.has_scope(text), app.is_known_time_zone(text)
     to wg_tenant, wg_authenticator, wg_ledger_writer;
+-- app.audit_event_seqs_touching() keeps its look-up to the caller's tenant (policies/audit.sql).
+grant execute on function app.current_tenant_id() to wg_audit_reader;

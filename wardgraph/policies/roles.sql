@@ -22,6 +22,8 @@
 --                    signs the patient's SpO2 scale to score them on, without the column.
 --   wg_rate_limiter  owns auth.take_request(), the rate limit's token buckets shared by every
 --                    API process (no tenant data: how many requests a caller sent of late).
+--   wg_audit_reader  owns app.audit_event_seqs_touching(), the auditor's indexed look-up of
+--                    the events that touched a patient. Not in wg_tenant: see audit.sql.
 -- The one list of wardgraph's roles, in the order the access matrix shows them: the
 -- audit.policy_matrix view calls this function, and Python reads the list from this file
 -- (wardgraph.policies.ROLES), so a role is added here and nowhere else.
@@ -31,6 +33,7 @@ create or replace function platform.wardgraph_roles() returns text[]
                          'wg_auditor', 'wg_partner', 'wg_audit_writer', 'wg_authenticator',
                          'wg_reporter', 'wg_query_registry', 'wg_admission_tracker',
                          'wg_news2_scorer', 'wg_ledger_writer', 'wg_rate_limiter',
+                         'wg_audit_reader',
                          'wg_api']::text[] $fn$;
 
 do $roles$
@@ -95,7 +98,7 @@ begin
     end if;
     foreach r in array array['wg_audit_writer', 'wg_authenticator', 'wg_reporter',
                              'wg_query_registry', 'wg_admission_tracker', 'wg_news2_scorer',
-                             'wg_ledger_writer', 'wg_rate_limiter',
+                             'wg_ledger_writer', 'wg_rate_limiter', 'wg_audit_reader',
                              'wg_admin']
     loop
         if not pg_catalog.pg_has_role(current_user, r, 'USAGE') then

@@ -8,6 +8,8 @@ grant usage on schema auth to wg_api;
 grant usage on schema app to wg_admission_tracker;
 -- The ledger and counter functions run as wg_ledger_writer (policies/bed_days.sql, admissions.sql).
 grant usage on schema app to wg_ledger_writer;
+-- app.audit_event_seqs_touching() runs as wg_audit_reader (policies/audit.sql).
+grant usage on schema app to wg_audit_reader;
 
 -- Functions are not callable by PUBLIC unless a file below grants them. The default is changed
 -- for the whole database, not per schema: a per-schema default can only add to the built-in one

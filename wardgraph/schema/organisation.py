@@ -15,6 +15,7 @@ from wardgraph.context import RequestContext
 from wardgraph.resolvers import admissions
 from wardgraph.resolvers import organisation as resolve
 from wardgraph.schema.enums import Role
+from wardgraph.schema.lazy import resolved
 from wardgraph.schema.money import Money
 from wardgraph.schema.relay import Node
 
@@ -115,7 +116,7 @@ class Bed(Node):
         self, info: Info
     ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
         row = await admissions.bed_current_admission(info.context, self.db_id)
-        return _ADMISSION.resolve_type().from_row(row) if row is not None else None
+        return resolved(_ADMISSION).from_row(row) if row is not None else None
 
 
 @strawberry.type(description="A member of staff.")

@@ -15,6 +15,7 @@ from wardgraph.context import RequestContext
 from wardgraph.resolvers import admissions, observations, organisation
 from wardgraph.resolvers import patients as resolve
 from wardgraph.schema.enums import Spo2Scale
+from wardgraph.schema.lazy import resolved
 from wardgraph.schema.organisation import Facility, User
 from wardgraph.schema.relay import Connection, Node, connection
 
@@ -64,14 +65,14 @@ class Patient(Node):
         self, info: Info
     ) -> Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")] | None:
         row = await admissions.patient_current_admission(info.context, self.db_id)
-        return _ADMISSION.resolve_type().from_row(row) if row is not None else None
+        return resolved(_ADMISSION).from_row(row) if row is not None else None
 
     @strawberry.field(description="Every admission of the patient the caller may see, newest "
                       "first (a list: a patient's admissions are few).")
     async def admissions(
         self, info: Info
     ) -> list[Annotated[Admission, strawberry.lazy("wardgraph.schema.admissions")]]:
-        build = _ADMISSION.resolve_type().from_row
+        build = resolved(_ADMISSION).from_row
         return [build(r) for r in await admissions.patient_admissions(info.context, self.db_id)]
 
     @strawberry.field(description="When the SpO2 scale was last set; null if never (clinical "
@@ -91,7 +92,7 @@ class Patient(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")]]:
         page = await observations.patient_observations(info.context, self.db_id, first, after)
-        return connection(page, _OBSERVATION.resolve_type().of)
+        return connection(page, resolved(_OBSERVATION).of)
 
     @strawberry.field(description="The patient's most recent observation, if any: what a ward "
                       "dashboard shows (one statement for every patient listed).")
@@ -99,4 +100,4 @@ class Patient(Node):
         self, info: Info
     ) -> Annotated[Observation, strawberry.lazy("wardgraph.schema.observations")] | None:
         found = await observations.latest_observation(info.context, self.db_id)
-        return _OBSERVATION.resolve_type().of(found) if found is not None else None
+        return resolved(_OBSERVATION).of(found) if found is not None else None

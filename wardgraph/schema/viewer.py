@@ -12,6 +12,7 @@ from wardgraph.auth.claims import Claims
 from wardgraph.context import RequestContext
 from wardgraph.resolvers import viewer as resolve
 from wardgraph.schema.enums import Role, ViewerKind
+from wardgraph.schema.lazy import resolved
 from wardgraph.schema.organisation import Facility, Tenant, User
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Viewer:
         self, info: Info
     ) -> Annotated[PartnerToken, strawberry.lazy("wardgraph.schema.partner_tokens")] | None:
         row = await resolve.viewer_partner_token(info.context)
-        return _PARTNER_TOKEN.resolve_type().from_row(row) if row is not None else None
+        return resolved(_PARTNER_TOKEN).from_row(row) if row is not None else None
 
     @strawberry.field(description="The facilities the caller may see.")
     async def facilities(self, info: Info) -> list[Facility]:

@@ -47,6 +47,7 @@ from wardgraph.server.live import (
 )
 from wardgraph.server.metrics import (
     CODE_KEY,
+    PLAN_FALLBACK_KEY,
     REQUEST_ID_KEY,
     LabelOperation,
     Metrics,
@@ -244,6 +245,9 @@ class GraphQLApp(GraphQL[RequestContext, None]):
                 raise HttpRefusal(405, BAD_REQUEST, "A mutation cannot be sent with GET; use "
                                   "POST", {"Allow": "POST"}) from error
             raise
+        finally:
+            # For the metrics middleware, which counts why a query was not planned.
+            request.scope[PLAN_FALLBACK_KEY] = context.plan_fallback
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -44,6 +44,7 @@ _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 REQUEST_ID_KEY = "wardgraph.request_id"
 OPERATION_KEY = "wardgraph.operation"
 CODE_KEY = "wardgraph.code"
+PLAN_FALLBACK_KEY = "wardgraph.plan_fallback"
 GRAPHQL_PATH = "/graphql"
 
 
@@ -87,6 +88,12 @@ class Metrics:
             "wardgraph_slow_subscribers_closed",
             "Subscriptions closed because the client fell a full queue behind.",
             registry=self.registry)
+        # Queries the general executor answered although a plan is the fast path: the reasons
+        # are the planner's own (a bounded set: its checks, and the schema's names).
+        self.plan_fallbacks = Counter(
+            "wardgraph_planned_query_fallbacks",
+            "Queries answered by graphql-core's executor instead of their plan, by reason.",
+            ["reason"], registry=self.registry)
         self._operations: set[str] = set()
 
     def watch_pool(self, pool: asyncpg.Pool) -> None:
@@ -185,6 +192,9 @@ class ObserveRequests:
         operation = scope.get(OPERATION_KEY)
         code = scope.get(CODE_KEY) or code_for_status(status)
         self.metrics.observe(operation, code, seconds)
+        fallback = scope.get(PLAN_FALLBACK_KEY)
+        if fallback:
+            self.metrics.plan_fallbacks.labels(fallback).inc()
         log.info("graphql request", extra={
             "operation": operation, "code": code, "duration_ms": round(seconds * 1000, 2),
             "status": status, "method": scope["method"]})

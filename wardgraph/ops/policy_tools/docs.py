@@ -48,6 +48,9 @@ ROLE_SENTENCES: dict[str, str] = {
                         "admission-number counters; no request runs as it.",
     "wg_rate_limiter": "Owns auth.take_request(), the rate limit's token buckets that every "
                        "API process shares; no request runs as it.",
+    "wg_audit_reader": "Owns app.audit_event_seqs_touching(), the auditor's indexed look-up of "
+                       "the audit events that touched a patient, within the caller's tenant; no "
+                       "request runs as it.",
     "wg_api": "The API's login role: owns and reads nothing itself (NOINHERIT) and can only "
               "become one of the request roles, one transaction at a time.",
     "wg_tenant": "The group of every role that acts inside one tenant: the restrictive "

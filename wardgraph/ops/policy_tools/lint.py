@@ -31,6 +31,9 @@ UNRESTRICTED_ROLES: tuple[str, ...] = (
     # Keeps every caller's rate-limit bucket through auth.take_request(), before any claims
     # are set (a bucket is a count of requests, no tenant data).
     "wg_rate_limiter",
+    # Finds the events that touched a patient through app.audit_event_seqs_touching(), which
+    # takes the tenant from the claims (policies/audit.sql says why it is not in wg_tenant).
+    "wg_audit_reader",
 )
 
 TABLE_WITHOUT_FORCED_RLS = """
