@@ -27,7 +27,6 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from wardgraph import errors
 from wardgraph.auth.authenticate import authenticate
 from wardgraph.config import Settings
 from wardgraph.context import AppState, RequestContext, new_request_id
@@ -39,6 +38,7 @@ from wardgraph.schema import build_schema
 from wardgraph.server.board_page import BoardFiles
 from wardgraph.server.errors import format_error
 from wardgraph.server.fhir.routes import fhir_routes
+from wardgraph.server.gate import admit
 from wardgraph.server.live import (
     AlertHub,
     LiveTransport,
@@ -190,18 +190,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             return live
         context = RequestContext(state=self.state, request=request, response=response,
                                  request_id=request_id)
-        authorization = request.headers.get("authorization")
-        if authorization:
-            # Before any lookup: an address that keeps sending credentials that do not hold
-            # is refused without costing the database anything.
-            address = address_key(request.client)
-            self.services.failed_auth.require_one(address)
-            await authenticate(context, authorization)
-            if context.auth_failure is not None and (
-                    context.auth_failure.code == errors.UNAUTHENTICATED):
-                self.services.failed_auth.check(address)
-        if context.claims is not None:
-            await self.services.limiter.check(context.claims)
+        await admit(context, request, self.services.failed_auth, self.services.limiter)
         return context
 
     def _over_failure_allowance(self, request: WebSocket) -> bool:

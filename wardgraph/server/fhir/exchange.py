@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wardgraph import errors
-from wardgraph.auth.authenticate import authenticate
 from wardgraph.context import RequestContext, new_request_id
 from wardgraph.errors import AppError
+from wardgraph.server import gate
 from wardgraph.server.errors import app_error_of
 from wardgraph.server.fhir.outcomes import client_message, internal, outcome, status_of
 from wardgraph.server.metrics import CODE_KEY, REQUEST_ID_KEY
-from wardgraph.server.ratelimit import RateLimited, address_key
+from wardgraph.server.ratelimit import RateLimited
 
 log = logging.getLogger("wardgraph.fhir")
 
@@ -53,16 +53,7 @@ def refusal(error: AppError) -> Answer:
 async def admit(context: RequestContext, request: Request) -> None:
     """Authenticate and count the request against its caller's allowance, as /graphql does."""
     services = request.app.state.services
-    authorization = request.headers.get("authorization")
-    if authorization:
-        address = address_key(request.client)
-        services.failed_auth.require_one(address)
-        await authenticate(context, authorization)
-        if context.auth_failure is not None and (
-                context.auth_failure.code == errors.UNAUTHENTICATED):
-            services.failed_auth.check(address)
-    if context.claims is not None:
-        await services.limiter.check(context.claims)
+    await gate.admit(context, request, services.failed_auth, services.limiter)
 
 
 async def run(request: Request, handler: Handler) -> Answer:
