@@ -193,15 +193,16 @@ async def test_each_person_receiving_an_alert_has_one_disclosure_event(
         await escalate(api, first, patient)
         for ws in (one, same_person, other_person):
             assert len(await received(ws, 1.0)) == 1
-    events = await admin_fetch(database.admin_url, "select actor_id, actor_role, patient_id "
-                               "from app.audit_events where tenant_id = $1 and "
-                               "object_type = 'Escalation'", tenant.tenant_id)
+    events = await admin_fetch(database.admin_url, "select actor_id, actor_role, patient_ids "
+                               "from app.audit_events where tenant_id = $1 and objects @> "
+                               "'[{\"objectType\": \"Escalation\"}]'", tenant.tenant_id)
     now = datetime.now(UTC)
     people = {decode_user_token(settings_for_tests(), token, now).user_id
               for token in (first, second)}
     assert sorted(str(e["actor_id"]) for e in events) == sorted(str(p) for p in people)
     assert {e["actor_role"] for e in events} == {"NURSE"}
-    assert {ids.encode("Patient", e["patient_id"]) for e in events} == {patient}
+    assert [[ids.encode("Patient", p) for p in e["patient_ids"]] for e in events] == [
+        [patient], [patient]]
 
 
 async def test_a_subscriber_on_either_of_two_processes_gets_every_alert_once(
