@@ -140,8 +140,10 @@ async def test_seed_demo_audits_each_admission_by_the_admin_and_observation_by_t
     connection = await asyncpg.connect(database.admin_url)
     try:
         rows = await connection.fetch(
-            "select actor_role, object_type, count(*) as n from app.audit_events "
-            "where tenant_id = $1 and operation = 'CREATE' group by 1, 2", tenant.tenant_id)
+            "select e.actor_role, o->>'objectType' as object_type, count(*) as n "
+            "from app.audit_events e cross join lateral jsonb_array_elements(e.objects) o "
+            "where e.tenant_id = $1 and o->>'operation' = 'CREATE' group by 1, 2",
+            tenant.tenant_id)
     finally:
         await connection.close()
     assert {(r["actor_role"], r["object_type"]): r["n"] for r in rows} == {

@@ -226,8 +226,9 @@ async def test_fhir_reads_are_phi_reads_in_the_audit_trail(
         response = await get(api, "/fhir/Observation", ward.nurse,
                              {"patient": str(uuid_of(ward.patient)), "category": "survey"})
     events = await admin_fetch(database.admin_url, """
-        select operation, object_type, object_id from app.audit_events
-        where tenant_id = $1 and request_id = $2""", ward.kit.tenant_id,
+        select o->>'operation', o->>'objectType', (o->>'objectId')::uuid
+        from app.audit_events e cross join lateral jsonb_array_elements(e.objects) o
+        where e.tenant_id = $1 and e.request_id = $2""", ward.kit.tenant_id,
         response.headers["x-request-id"])
     assert [tuple(e) for e in events] == [("READ", "Observation", uuid_of(observation["id"]))]
 

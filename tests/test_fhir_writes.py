@@ -67,8 +67,9 @@ async def test_transaction_bundle_records_scores_and_escalates_like_record_obser
     assert uuid_of(node["id"]) == row["id"]
     assert node["news2"]["total"] == 3 and node["news2"]["redScore"] is True
     audit = await admin_fetch(database.admin_url, """
-        select operation from app.audit_events
-        where tenant_id = $1 and object_id = $2 and actor_type = 'PARTNER'""",
+        select o->>'operation' as operation
+        from app.audit_events e cross join lateral jsonb_array_elements(e.objects) o
+        where e.tenant_id = $1 and (o->>'objectId')::uuid = $2 and e.actor_type = 'PARTNER'""",
         ward.kit.tenant_id, row["id"])
     assert [a["operation"] for a in audit] == ["CREATE"]
 

@@ -152,7 +152,7 @@ grant execute on function app.record_audit_events(jsonb, timestamptz)
 create or replace function app.audit_event_seqs_touching(patient uuid)
 returns bigint[]
 language sql stable security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(array_agg(e.seq), '{}')
     from app.audit_events e
