@@ -132,8 +132,10 @@ async def test_undo_then_accrue_nets_the_same_ledger_as_never_discharging(
     assert sorted(r["service_date"] for r in rows if r["follows_id"] is not None) == (
         reversed_nights)
     writes = await admin_fetch(database.admin_url, """
-        select operation from app.audit_events
-        where object_id = $1 and operation <> 'READ' order by seq""", uuid_of(undone["id"]))
+        select o->>'operation' as operation
+        from app.audit_events e cross join lateral jsonb_array_elements(e.objects) o
+        where (o->>'objectId')::uuid = $1 and o->>'operation' <> 'READ'
+        order by e.seq""", uuid_of(undone["id"]))
     assert [r["operation"] for r in writes] == ["CREATE", "UPDATE", "UPDATE", "UPDATE"]
 
     verified = billing_verify(database, "--tenant", dhaka.kit.slug)
